@@ -1,0 +1,115 @@
+"""The sequence-to-sequence model: ``Encoder`` + ``Decoder``, with or without attention, saved/loaded via the Hub.
+
+``Seq2Seq.save_pretrained(folder)`` writes ``config.json`` and ``model.safetensors``;
+``Seq2Seq.from_pretrained(folder_or_hub_id)`` reads them back (see ``hub.load_model`` for strict, friendly loading).
+"""
+
+# No ``from __future__ import annotations`` here: PyTorchModelHubMixin reads the real ``ModelConfig`` annotation of
+# ``__init__`` to turn config.json back into a dataclass.
+from dataclasses import dataclass
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from attention_demo.attention import ATTENTION_TYPES
+from attention_demo.decoder import Decoder, DecoderOutput, EncoderMemory
+from attention_demo.encoder import Encoder
+
+BASELINE = "baseline"  # the model name (and --attention value) for the model without attention
+
+
+@dataclass
+class ModelConfig:
+    """Every hyper-parameter that fixes the architecture; stored as the model's config.json."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    attention_type: str | None = "additive"  # "dot", "general", "additive", or None for the baseline
+    embedding_size: int = 256
+    encoder_hidden_size: int = 256  # per direction
+    decoder_hidden_size: int = 512  # = 2 * encoder_hidden_size, so that dot attention needs no projection
+    attention_size: int = 256  # hidden size of the additive score network
+    num_layers: int = 1
+    dropout: float = 0.3
+    tie_embeddings: bool = True
+    pad_id: int = 0
+    bos_id: int = 2
+    eos_id: int = 3
+    source_lang: str = "de"
+    target_lang: str = "en"
+
+    def __post_init__(self) -> None:
+        if self.attention_type is not None and self.attention_type not in ATTENTION_TYPES:
+            raise ValueError(
+                f"Unknown attention type {self.attention_type!r}; choose one of {', '.join(ATTENTION_TYPES)} "
+                "or None for the baseline."
+            )
+
+
+class Seq2Seq(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="attention-demo",
+    tags=["translation", "seq2seq", "gru", "attention"],
+    repo_url="https://github.com/attention-demo/attention-demo",
+):
+    """GRU encoder-decoder; ``config.attention_type=None`` gives the no-attention baseline."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        context_size = 2 * config.encoder_hidden_size
+        self.encoder = Encoder(
+            config.src_vocab_size,
+            config.embedding_size,
+            config.encoder_hidden_size,
+            config.num_layers,
+            config.dropout,
+            config.pad_id,
+        )
+        self.decoder = Decoder(
+            config.tgt_vocab_size,
+            config.embedding_size,
+            config.decoder_hidden_size,
+            context_size,
+            config.num_layers,
+            config.attention_type,
+            config.attention_size,
+            config.dropout,
+            config.tie_embeddings,
+            config.pad_id,
+        )
+
+    @property
+    def has_attention(self) -> bool:
+        return self.config.attention_type is not None
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> EncoderMemory:
+        """src ``(batch, src_len)`` ids, src_mask ``(batch, src_len)`` bool -> what the decoder reads."""
+        annotations, summary = self.encoder(src, src_mask)  # (batch, src_len, 2*enc_hidden), (batch, 2*enc_hidden)
+        return self.decoder.memory(annotations, summary, src_mask)
+
+    def decode(
+        self,
+        tgt_in: torch.Tensor,
+        memory: EncoderMemory,
+        hidden: torch.Tensor | None = None,
+        weights_override: torch.Tensor | None = None,
+    ) -> DecoderOutput:
+        """tgt_in ``(batch, tgt_len)`` -> logits ``(batch, tgt_len, vocab)``, new hidden state, attention."""
+        return self.decoder(tgt_in, memory, hidden, weights_override)
+
+    def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> DecoderOutput:
+        """Teacher-forced pass over all target steps at once.
+
+        Args:
+            src: ``(batch, src_len)`` source ids ending in ``</s>``.
+            src_mask: ``(batch, src_len)`` bool, True for real tokens.
+            tgt_in: ``(batch, tgt_len)`` target ids starting with ``<s>`` (the target shifted right).
+
+        Returns:
+            ``DecoderOutput`` with logits ``(batch, tgt_len, vocab)`` and attention weights
+            ``(batch, tgt_len, src_len)`` (None for the baseline).
+        """
+        return self.decode(tgt_in, self.encode(src, src_mask))

@@ -1,0 +1,137 @@
+"""The model card (README.md of the model repo), with every model's test scores as model-index eval results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+GRU encoder-decoder translation models **with attention** ({{ attention_names }}) and the same model **without
+attention** (`baseline`), trained with [attention-demo](https://github.com/attention-demo/attention-demo) on
+[{{ dataset }}](https://huggingface.co/datasets/{{ dataset }}), {{ source_lang }} -> {{ target_lang }}.
+They exist to show what attention does; they are small and not meant for production translation.
+
+## Results ({{ split }} split, beam size {{ beam_size }}, sacreBLEU on detokenized text)
+
+| model | BLEU | BLEU (lowercased) | chrF | parameters | training time |
+|---|---|---|---|---|---|
+{% for row in rows -%}
+| {{ row.name }} | {{ row.bleu }} | {{ row.bleu_lc }} | {{ row.chrf }} | {{ row.parameters }} | {{ row.time }} |
+{% endfor %}
+Signatures: `{{ bleu_signature }}`, `{{ chrf_signature }}`.
+Hardware: {{ hardware }}.
+
+BLEU by source length (words):
+
+| model | {{ bucket_labels | join(' | ') }} |
+|---|{% for _ in bucket_labels %}---|{% endfor %}
+{% for row in rows -%}
+| {{ row.name }} | {{ row.buckets | join(' | ') }} |
+{% endfor %}
+## How to load
+
+```python
+from attention_demo.translate import Translator
+
+translator = Translator.from_pretrained("{{ repo_id }}")  # a Hub id or a local folder
+print(translator.translate(["Ein Hund läuft über die Wiese."], name="additive", beam_size=5)[0].text)
+```
+
+Or from the command line:
+`python -m attention_demo.translate --model {{ repo_id }} --name additive --beam_size 5 < input.txt`
+
+## Files
+
+- `<name>/config.json`, `<name>/model.safetensors`: one folder per model (fp16 weights).
+- `tokenizer.{{ source_lang }}.json`, `tokenizer.{{ target_lang }}.json`: BPE tokenizers (`tokenizers` library).
+- `metrics.json`: test scores, by-length buckets, sacreBLEU signatures. `history.json`: per-epoch training curves.
+- `attention_evolution.json`: attention maps of fixed validation sentences after every epoch.
+
+## Limits
+
+- Trained on {{ num_train }} sentence pairs of image captions: expect poor translations far from that domain.
+- Inputs longer than {{ max_tokens }} subwords are truncated; unknown characters (e.g. emoji) become `<unk>`.
+- Attention weights are evidence about what the model reads, not a complete explanation of its decisions.
+"""
+
+
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    minutes = seconds / 60
+    return f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
+    """Render the model card from ``metrics.json``'s content."""
+    from attention_demo.data import MAX_SOURCE_TOKENS
+    from attention_demo.evaluation import LENGTH_BUCKETS
+
+    dataset, split = metrics["dataset"], metrics["split"]
+    models = metrics["models"]
+    eval_results = []
+    rows = []
+    bucket_labels = [label for label, _, _ in LENGTH_BUCKETS]
+    for name, m in models.items():
+        for metric_type, key, pretty in (("bleu", "bleu", "BLEU"), ("chrf", "chrf", "chrF")):
+            eval_results.append(
+                EvalResult(
+                    task_type="translation",
+                    task_name="Translation",
+                    dataset_type=dataset,
+                    dataset_name=dataset,
+                    dataset_split=split,
+                    metric_type=metric_type,
+                    metric_value=m[key],
+                    metric_name=f"{pretty} ({name})",
+                    verified=False,
+                )
+            )
+        by_bucket = {b["bucket"]: b["bleu"] for b in m.get("by_length", [])}
+        rows.append(
+            {
+                "name": name,
+                "bleu": m["bleu"],
+                "bleu_lc": m["bleu_lc"],
+                "chrf": m["chrf"],
+                "parameters": f"{m.get('num_parameters', 0) / 1e6:.2f} M",
+                "time": _duration(m.get("train_seconds")),
+                "buckets": [by_bucket.get(label, "-") for label in bucket_labels],
+            }
+        )
+    first = next(iter(models.values()))
+    card_data = ModelCardData(
+        language=[metrics["source_lang"], metrics["target_lang"]],
+        license="mit",
+        library_name="attention-demo",
+        datasets=None if Path(dataset).exists() else [dataset],
+        tags=["translation", "attention", "seq2seq", "gru"],
+        pipeline_tag="translation",
+        model_name=repo_id,
+        eval_results=eval_results,
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_str=CARD_TEMPLATE,
+        title=f"attention-demo: {repo_id}",
+        dataset=dataset,
+        split=split,
+        source_lang=metrics["source_lang"],
+        target_lang=metrics["target_lang"],
+        beam_size=metrics["beam_size"],
+        attention_names=", ".join(f"`{n}`" for n in models if n != "baseline") or "none",
+        rows=rows,
+        bleu_signature=first["signatures"]["bleu"],
+        chrf_signature=first["signatures"]["chrf"],
+        hardware=metrics.get("hardware", "unknown"),
+        bucket_labels=bucket_labels,
+        repo_id=repo_id,
+        num_train=metrics.get("num_train_samples", "?"),
+        max_tokens=MAX_SOURCE_TOKENS,
+    )

@@ -1,0 +1,467 @@
+"""Training: tokenizers, then each model in turn (same data, sizes, seed and budget), then test evaluation and the
+model repo (weights, tokenizers, metrics, history, model card), optionally pushed to the Hub.
+
+Runs on CPU, one GPU (mixed precision) or several GPUs (``accelerate launch train.py ...``, DDP): the same code.
+
+Checkpoints and exact resumption: after every epoch one dict (model, optimizer, scheduler, history, epoch) is written
+atomically to ``<output_dir>/checkpoints/<name>.pt``. Every epoch's batch order and every epoch's random numbers
+(dropout) are derived from ``(seed, epoch, process)`` only, so a run resumed from epoch k's checkpoint repeats exactly
+what an uninterrupted run does in epoch k+1; no epoch is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from attention_demo.data import (
+    MAX_SOURCE_TOKENS,
+    BucketBatchSampler,
+    ParallelCorpus,
+    TokenizedPairs,
+    collate,
+    load_parallel_data,
+)
+from attention_demo.decoding import translate_ids
+from attention_demo.evaluation import corpus_scores, evaluate_translations
+from attention_demo.model import BASELINE, ModelConfig, Seq2Seq
+from attention_demo.model_card import build_model_card
+from attention_demo.model_repo import (
+    ATTENTION_EVOLUTION_FILE,
+    CHECKPOINT_DIR,
+    HISTORY_FILE,
+    METRICS_FILE,
+    load_model,
+    read_json,
+    save_model,
+    write_json_atomic,
+)
+from attention_demo.tokenizer import (
+    EOS_ID,
+    PAD_ID,
+    decode,
+    encode,
+    load_tokenizer,
+    pieces,
+    tokenizer_filename,
+    train_tokenizer,
+)
+
+logger = logging.getLogger("attention_demo.training")
+
+
+@dataclass
+class TrainingArguments:
+    """Command-line arguments of ``train.py`` (Hugging Face example-script names where one exists)."""
+
+    dataset_name: str = field(default="bentrevett/multi30k", metadata={"help": "Hub dataset id or local folder"})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "dataset configuration, e.g. de-en"})
+    dataset_hub_id: str | None = field(
+        default=None, metadata={"help": "Hub id to credit in the model card when --dataset_name is a local copy"}
+    )
+    source_lang: str = "de"
+    target_lang: str = "en"
+    attention: list[str] = field(
+        default_factory=lambda: ["additive", "dot", "general", BASELINE],
+        metadata={"help": "models to train: any of additive, dot, general, baseline"},
+    )
+    output_dir: str = field(default="outputs/multi30k-de-en", metadata={"help": "the model repo folder"})
+    num_train_epochs: int = 10
+    per_device_train_batch_size: int = 64
+    per_device_eval_batch_size: int = 128
+    learning_rate: float = 2e-3
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    label_smoothing: float = 0.1
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    seed: int = 42
+    resume_from_checkpoint: bool = field(
+        default=False, metadata={"help": "continue from <output_dir>/checkpoints (finished models are skipped)"}
+    )
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_token: str | None = None
+    vocab_size: int = field(default=8000, metadata={"help": "BPE vocabulary size per language"})
+    embedding_size: int = 256
+    encoder_hidden_size: int = 256
+    decoder_hidden_size: int = 512
+    attention_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.3
+    tie_embeddings: bool = True
+    eval_beam_size: int = field(default=5, metadata={"help": "beam size for the final test evaluation"})
+    mixed_precision: str = field(default="auto", metadata={"help": "auto, no, fp16 or bf16 (auto: bf16 on GPU)"})
+    num_attention_samples: int = field(default=3, metadata={"help": "validation sentences whose attention is saved"})
+
+
+def parse_args(argv: list[str] | None = None) -> TrainingArguments:
+    """Build an argparse parser from :class:`TrainingArguments` and parse ``argv``."""
+    parser = argparse.ArgumentParser(description="Train attention and no-attention GRU translation models.")
+    for f in dataclasses.fields(TrainingArguments):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        help_text = f.metadata.get("help", "") + (f" (default: {default})" if default is not None else "")
+        name = f"--{f.name}"
+        if f.type == "bool":
+            parser.add_argument(name, type=_str_to_bool, nargs="?", const=True, default=default, help=help_text)
+        elif f.type == "list[str]":
+            parser.add_argument(name, nargs="+", default=default, help=help_text)
+        else:
+            kind = {"int": int, "float": float, "int | None": int}.get(f.type, str)
+            parser.add_argument(name, type=kind, default=default, help=help_text)
+    args = TrainingArguments(**vars(parser.parse_args(argv)))
+    unknown = [a for a in args.attention if a not in ("additive", "dot", "general", BASELINE)]
+    if unknown:
+        parser.error(f"unknown --attention value(s) {unknown}; use additive, dot, general or baseline")
+    return args
+
+
+def _str_to_bool(value: str) -> bool:
+    if value.lower() in {"1", "true", "yes", "y"}:
+        return True
+    if value.lower() in {"0", "false", "no", "n"}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def hardware_description(accelerator: Accelerator) -> str:
+    """A short human description of where training ran."""
+    if accelerator.device.type == "cuda":
+        name = torch.cuda.get_device_name(accelerator.device)
+        return f"{accelerator.num_processes} x {name} (mixed precision: {accelerator.mixed_precision})"
+    return (
+        f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"{accelerator.num_processes} process(es)"
+    )
+
+
+def lr_lambda(total_steps: int, warmup_ratio: float):  # noqa: ANN201
+    """Linear warm-up, then cosine decay to 10% of the peak learning rate."""
+    warmup = max(1, int(total_steps * warmup_ratio))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def prepare_tokenizers(args: TrainingArguments, train: ParallelCorpus, accelerator: Accelerator):  # noqa: ANN201
+    """Train the two tokenizers on the training split (main process), or reuse them when resuming."""
+    out = Path(args.output_dir)
+    paths = [out / tokenizer_filename(args.source_lang), out / tokenizer_filename(args.target_lang)]
+    if accelerator.is_main_process and not (args.resume_from_checkpoint and all(p.is_file() for p in paths)):
+        out.mkdir(parents=True, exist_ok=True)
+        for path, texts in zip(paths, (train.source, train.target)):
+            tokenizer = train_tokenizer(texts, args.vocab_size)
+            tmp = path.with_suffix(".tmp")
+            tokenizer.save(str(tmp))
+            os.replace(tmp, path)
+    accelerator.wait_for_everyone()
+    return load_tokenizer(paths[0]), load_tokenizer(paths[1])
+
+
+@torch.no_grad()
+def validation_loss(model: Seq2Seq, loader: DataLoader, device: torch.device) -> float:
+    """Mean per-token cross-entropy (no label smoothing) of a teacher-forced pass."""
+    model.eval()
+    total, count = 0.0, 0
+    for batch in loader:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        logits = model(batch["src"], batch["src_mask"], batch["tgt_in"]).logits
+        total += torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1).float(), batch["tgt_out"].flatten(), ignore_index=PAD_ID, reduction="sum"
+        ).item()
+        count += int((batch["tgt_out"] != PAD_ID).sum())
+    return total / max(count, 1)
+
+
+def translate_corpus(
+    model: Seq2Seq, sources: list[str], src_tok, tgt_tok, beam_size: int, batch_size: int
+) -> list[str]:  # noqa: ANN001
+    """Detokenized best translations of a list of sentences."""
+    model.eval()
+    ids = [encode(src_tok, s)[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] for s in sources]
+    return [decode(tgt_tok, hyps[0].words) for hyps in translate_ids(model, ids, beam_size, batch_size)]
+
+
+def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok, tgt_tok) -> list[dict]:  # noqa: ANN001
+    """Greedy translations of a few sentences with their attention matrices (rounded, for a small JSON)."""
+    model.eval()
+    ids = [encode(src_tok, s)[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] for s in sentences]
+    rows = []
+    for src_ids, (hyp,) in zip(ids, translate_ids(model, ids, beam_size=1)):
+        rows.append(
+            {
+                "source_pieces": pieces(src_tok, src_ids),
+                "target_pieces": pieces(tgt_tok, hyp.tokens),
+                "attention": [[round(float(w), 3) for w in row] for row in hyp.attention.tolist()],
+            }
+        )
+    return rows
+
+
+def train_model(
+    name: str,
+    args: TrainingArguments,
+    accelerator: Accelerator,
+    train_data: TokenizedPairs,
+    val_data: TokenizedPairs,
+    val_corpus: ParallelCorpus,
+    tokenizers: tuple,
+    snapshot_sentences: list[str],
+) -> dict:
+    """Train one model, keeping the best epoch (by validation BLEU) in ``<output_dir>/<name>``.
+
+    Returns the checkpoint dict's summary: history, attention snapshots, training seconds, best epoch.
+    """
+    src_tok, tgt_tok = tokenizers
+    config = ModelConfig(
+        src_vocab_size=src_tok.get_vocab_size(),
+        tgt_vocab_size=tgt_tok.get_vocab_size(),
+        attention_type=None if name == BASELINE else name,
+        embedding_size=args.embedding_size,
+        encoder_hidden_size=args.encoder_hidden_size,
+        decoder_hidden_size=args.decoder_hidden_size,
+        attention_size=args.attention_size,
+        num_layers=args.num_layers,
+        dropout=args.dropout,
+        tie_embeddings=args.tie_embeddings,
+        source_lang=args.source_lang,
+        target_lang=args.target_lang,
+    )
+    set_seed(args.seed)  # every model starts from the same seed
+    model = Seq2Seq(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    sampler = BucketBatchSampler(train_data.lengths(), args.per_device_train_batch_size, shuffle=True, seed=args.seed)
+    train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collate)
+    val_loader = DataLoader(
+        val_data,
+        batch_sampler=BucketBatchSampler(val_data.lengths(), args.per_device_eval_batch_size, shuffle=False),
+        collate_fn=collate,
+    )
+    steps_per_epoch = math.ceil(len(sampler) / accelerator.num_processes)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(steps_per_epoch * args.num_train_epochs, args.warmup_ratio)
+    )
+
+    checkpoint_path = Path(args.output_dir) / CHECKPOINT_DIR / f"{name}.pt"
+    state = {"epoch": 0, "history": [], "attention": [], "train_seconds": 0.0, "best_bleu": -1.0, "best_epoch": 0}
+    if args.resume_from_checkpoint and checkpoint_path.is_file():
+        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        state = checkpoint["state"]
+        accelerator.print(f"[{name}] resumed from {checkpoint_path} after epoch {state['epoch']}")
+
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    unwrapped: Seq2Seq = accelerator.unwrap_model(model)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=PAD_ID, label_smoothing=args.label_smoothing)
+
+    for epoch in range(state["epoch"] + 1, args.num_train_epochs + 1):
+        sampler.set_epoch(epoch)
+        set_seed(args.seed + epoch, device_specific=True)  # dropout depends only on (seed, epoch, process)
+        model.train()
+        started = time.perf_counter()
+        loss_sum = torch.zeros((), device=accelerator.device)
+        tokens = torch.zeros((), device=accelerator.device)
+        progress = tqdm(
+            train_loader,
+            desc=f"{name} epoch {epoch}",
+            disable=not accelerator.is_local_main_process,
+            mininterval=5,
+            leave=False,
+        )
+        for batch in progress:
+            with accelerator.autocast():
+                logits = model(batch["src"], batch["src_mask"], batch["tgt_in"]).logits  # (batch, tgt_len, vocab)
+                loss = loss_fn(logits.flatten(0, 1).float(), batch["tgt_out"].flatten())
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            n_tokens = (batch["tgt_out"] != PAD_ID).sum()
+            loss_sum += loss.detach() * n_tokens
+            tokens += n_tokens
+        loss_sum, tokens = accelerator.reduce(loss_sum, "sum"), accelerator.reduce(tokens, "sum")
+        epoch_seconds = time.perf_counter() - started
+
+        if accelerator.is_main_process:
+            val_loss = validation_loss(unwrapped, val_loader, accelerator.device)
+            hyps = translate_corpus(unwrapped, val_corpus.source, src_tok, tgt_tok, 1, args.per_device_eval_batch_size)
+            val_bleu = corpus_scores(hyps, val_corpus.target)["bleu"]
+            row = {
+                "epoch": epoch,
+                "train_loss": round(loss_sum.item() / tokens.item(), 4),
+                "val_loss": round(val_loss, 4),
+                "val_perplexity": round(math.exp(min(val_loss, 50)), 2),
+                "val_bleu": val_bleu,
+                "tokens_per_second": round(tokens.item() / epoch_seconds),
+                "epoch_seconds": round(epoch_seconds, 1),
+                "learning_rate": scheduler.get_last_lr()[0],
+            }
+            state["history"].append(row)
+            state["train_seconds"] += epoch_seconds
+            if snapshot_sentences and unwrapped.has_attention:
+                state["attention"].append(
+                    {
+                        "epoch": epoch,
+                        "translations": attention_snapshot(unwrapped, snapshot_sentences, src_tok, tgt_tok),
+                    }
+                )
+            logger.info(
+                "[%s] epoch %d/%d | train loss %.3f | val loss %.3f ppl %.1f | val BLEU (greedy) %.2f | %d tok/s "
+                "| %.0f s",
+                name,
+                epoch,
+                args.num_train_epochs,
+                row["train_loss"],
+                val_loss,
+                row["val_perplexity"],
+                val_bleu,
+                row["tokens_per_second"],
+                epoch_seconds,
+            )
+            if val_bleu > state["best_bleu"]:
+                state["best_bleu"], state["best_epoch"] = val_bleu, epoch
+                save_model(unwrapped, Path(args.output_dir) / name)
+            state["epoch"] = epoch
+            checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = checkpoint_path.with_suffix(".tmp")
+            torch.save(
+                {
+                    "model": unwrapped.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "config": dataclasses.asdict(config),
+                    "state": state,
+                },
+                tmp,
+            )
+            os.replace(tmp, checkpoint_path)  # atomic: a crash never leaves a half-written checkpoint
+        accelerator.wait_for_everyone()
+    return state
+
+
+def run(args: TrainingArguments) -> dict | None:
+    """Train every model in ``args.attention``, evaluate on the test split and write the model repo.
+
+    Returns the metrics dict on the main process (None elsewhere).
+    """
+    mixed_precision = args.mixed_precision
+    if mixed_precision == "auto":
+        mixed_precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    accelerator = Accelerator(mixed_precision=mixed_precision)
+    logging.basicConfig(
+        level=logging.INFO if accelerator.is_main_process else logging.WARNING,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    started = time.time()
+    corpora = load_parallel_data(
+        args.dataset_name, args.source_lang, args.target_lang, dataset_config_name=args.dataset_config_name
+    )
+    train = corpora["train"].take(args.max_train_samples)
+    val = corpora["validation"].take(args.max_eval_samples)
+    test = corpora["test"].take(args.max_eval_samples)
+    accelerator.print(f"data: {len(train)} train / {len(val)} validation / {len(test)} test pairs")
+    src_tok, tgt_tok = prepare_tokenizers(args, train, accelerator)
+    train_data = TokenizedPairs(train, src_tok, tgt_tok)
+    val_data = TokenizedPairs(val, src_tok, tgt_tok)
+    snapshot_sentences = [s for s in val.source if 8 <= len(s.split()) <= 16][: args.num_attention_samples]
+
+    output = Path(args.output_dir)
+    for name in args.attention:
+        state = train_model(name, args, accelerator, train_data, val_data, val, (src_tok, tgt_tok), snapshot_sentences)
+        if not accelerator.is_main_process:
+            continue
+        best = load_model(output, name, accelerator.device)
+        hyps = translate_corpus(
+            best, test.source, src_tok, tgt_tok, args.eval_beam_size, args.per_device_eval_batch_size
+        )
+        model_metrics = {
+            **evaluate_translations(test.source, hyps, test.target),
+            "best_epoch": state["best_epoch"],
+            "best_val_bleu": state["best_bleu"],
+            "train_seconds": round(state["train_seconds"], 1),
+            "num_parameters": sum(p.numel() for p in best.parameters()),
+        }
+        logger.info(
+            "[%s] test BLEU %.2f chrF %.2f (beam %d, best epoch %d)",
+            name,
+            model_metrics["bleu"],
+            model_metrics["chrf"],
+            args.eval_beam_size,
+            state["best_epoch"],
+        )
+        # Written after every model, so a crash later loses nothing already measured. Each file is re-read and
+        # only this model's entry replaced, so runs training different models into one folder do not clobber
+        # each other.
+        history = read_json(output / HISTORY_FILE, {})
+        history[name] = state["history"]
+        write_json_atomic(output / HISTORY_FILE, history)
+        evolution = read_json(output / ATTENTION_EVOLUTION_FILE, {"models": {}})
+        evolution["sentences"] = snapshot_sentences
+        if state["attention"]:
+            evolution["models"][name] = state["attention"]
+        write_json_atomic(output / ATTENTION_EVOLUTION_FILE, evolution)
+        metrics = read_json(output / METRICS_FILE, {"models": {}})
+        metrics.update(
+            {
+                "dataset": args.dataset_hub_id or args.dataset_name,
+                "split": "test",
+                "source_lang": args.source_lang,
+                "target_lang": args.target_lang,
+                "beam_size": args.eval_beam_size,
+                "hardware": hardware_description(accelerator),
+                "num_train_samples": len(train),
+                "num_eval_samples": len(test),
+            }
+        )
+        metrics["models"][name] = model_metrics
+        write_json_atomic(output / METRICS_FILE, metrics)
+    if not accelerator.is_main_process:
+        return None
+    repo_id = args.hub_model_id or output.name
+    build_model_card(metrics, repo_id).save(output / "README.md")
+    logger.info("wrote %s in %.0f s", output, time.time() - started)
+    if args.push_to_hub:
+        from attention_demo.hub import push_folder
+
+        if not args.hub_model_id:
+            raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/attention-demo-multi30k).")
+        try:
+            url = push_folder(output, args.hub_model_id, token=args.hub_token)
+        except Exception as error:
+            logger.error(
+                "Push to %s failed: %s. The local folder %s is complete; run again with --push_to_hub "
+                "--resume_from_checkpoint to retry.",
+                args.hub_model_id,
+                error,
+                output,
+            )
+            raise
+        logger.info("pushed to %s", url)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(parse_args(argv))
