@@ -11,13 +11,17 @@ Layout::
         metrics.json                test BLEU/chrF per model, by-length buckets, sacreBLEU signatures
         history.json                per-epoch training curves per model
         attention_evolution.json    attention maps of a few fixed validation sentences after every epoch
+        test_examples.json          a sample of test pairs {"de": ..., "en": ...} for the app
         checkpoints/                resumable training state (never pushed)
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from attention_demo.model import BASELINE, Seq2Seq
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 ATTENTION_EVOLUTION_FILE = "attention_evolution.json"
+TEST_EXAMPLES_FILE = "test_examples.json"
 CHECKPOINT_DIR = "checkpoints"
 MODEL_ORDER = ("additive", "general", "dot", BASELINE)  # display order; other names sort after these
 
@@ -45,13 +50,11 @@ def model_names(folder: str | Path) -> list[str]:
 
 
 def save_model(model: Seq2Seq, directory: str | Path, dtype: torch.dtype = torch.float16) -> None:
-    """Write config.json + model.safetensors with weights cast to ``dtype`` (fp16 halves the download)."""
-    original = next(model.parameters()).dtype
-    model.to(dtype)
-    try:
-        model.save_pretrained(directory)
-    finally:
-        model.to(original)
+    """Write config.json + model.safetensors with weights cast to ``dtype`` (fp16 halves the download).
+
+    A cast copy is saved; ``model`` is left untouched (casting it to fp16 and back would round its weights).
+    """
+    copy.deepcopy(model).to(dtype).save_pretrained(directory)
 
 
 def load_model(folder: str | Path, name: str, device: str | torch.device = "cpu") -> Seq2Seq:
@@ -68,7 +71,11 @@ def load_model(folder: str | Path, name: str, device: str | torch.device = "cpu"
         if not (directory / filename).is_file():
             raise ModelLoadError(f"{directory / filename} is missing; the model folder is incomplete.")
     try:
-        model = Seq2Seq.from_pretrained(str(directory), strict=True, map_location=str(device))
+        # Loaded on the CPU, then moved: safetensors rejects devices such as "cpu:0" (a DDP run's CPU device).
+        # huggingface_hub prints "Loading weights from local directory" to stdout, which would corrupt the
+        # one-line-per-input stdout of ``python -m attention_demo.translate``: send it to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            model = Seq2Seq.from_pretrained(str(directory), strict=True, map_location="cpu")
     except (SafetensorError, RuntimeError, OSError, ValueError, TypeError, json.JSONDecodeError) as error:
         raise ModelLoadError(
             f"Could not load {directory / 'model.safetensors'} (or its config.json): {error}. "

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import platform
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from attention_demo.model_repo import (
     CHECKPOINT_DIR,
     HISTORY_FILE,
     METRICS_FILE,
+    TEST_EXAMPLES_FILE,
     load_model,
     read_json,
     save_model,
@@ -106,6 +108,7 @@ class TrainingArguments:
     tie_embeddings: bool = True
     eval_beam_size: int = field(default=5, metadata={"help": "beam size for the final test evaluation"})
     mixed_precision: str = field(default="auto", metadata={"help": "auto, no, fp16 or bf16 (auto: bf16 on GPU)"})
+    num_test_examples: int = field(default=100, metadata={"help": "test pairs saved for the app's examples"})
     num_attention_samples: int = field(default=3, metadata={"help": "validation sentences whose attention is saved"})
 
 
@@ -277,6 +280,9 @@ def train_model(
 
     for epoch in range(state["epoch"] + 1, args.num_train_epochs + 1):
         sampler.set_epoch(epoch)
+        # accelerate's prepared loader re-sets its batch sampler's epoch to its own pass counter (0, 1, ... since
+        # this process started) at every pass, which a resumed run restarts at 0: make it use the real epoch.
+        train_loader.set_epoch(epoch)
         set_seed(args.seed + epoch, device_specific=True)  # dropout depends only on (seed, epoch, process)
         model.train()
         started = time.perf_counter()
@@ -361,6 +367,13 @@ def train_model(
     return state
 
 
+def test_examples(test: ParallelCorpus, count: int, seed: int, source_lang: str, target_lang: str) -> list[dict]:
+    """A fixed random sample of test pairs ``{source_lang: ..., target_lang: ...}``, short to long, for the app."""
+    chosen = random.Random(seed).sample(range(len(test)), min(count, len(test)))
+    chosen.sort(key=lambda i: len(test.source[i].split()))
+    return [{source_lang: test.source[i], target_lang: test.target[i]} for i in chosen]
+
+
 def run(args: TrainingArguments) -> dict | None:
     """Train every model in ``args.attention``, evaluate on the test split and write the model repo.
 
@@ -440,6 +453,8 @@ def run(args: TrainingArguments) -> dict | None:
         write_json_atomic(output / METRICS_FILE, metrics)
     if not accelerator.is_main_process:
         return None
+    examples = test_examples(test, args.num_test_examples, args.seed, args.source_lang, args.target_lang)
+    write_json_atomic(output / TEST_EXAMPLES_FILE, examples)
     repo_id = args.hub_model_id or output.name
     build_model_card(metrics, repo_id).save(output / "README.md")
     logger.info("wrote %s in %.0f s", output, time.time() - started)

@@ -1,0 +1,157 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Integration fixtures (test_train, test_hub, test_translate, test_accelerate): a tiny generated parallel dataset, tiny
+# model arguments, in-process training, and a tiny model folder trained once per session by the real `python train.py`.
+# ---------------------------------------------------------------------------------------------------------------------
+
+TINY_MODEL_ARGS = [
+    "--embedding_size", "16",
+    "--encoder_hidden_size", "8",
+    "--decoder_hidden_size", "16",
+    "--attention_size", "8",
+    "--vocab_size", "200",
+    "--num_train_epochs", "2",
+    "--per_device_train_batch_size", "16",
+    "--eval_beam_size", "2",
+    "--mixed_precision", "no",
+]  # fmt: skip
+TINY_MODELS = ["additive", "dot", "baseline"]  # what tiny_model_folder holds
+TINY_SPLIT_SIZES = {"train": 200, "val": 20, "test": 20}
+SUBPROCESS_TIMEOUT_S = 300
+
+# (German, English) building blocks: word-for-word translatable, so even a tiny model gets a non-zero BLEU.
+_NOUNS = [
+    ("hund", "dog"), ("katze", "cat"), ("mann", "man"), ("frau", "woman"), ("kind", "child"),
+    ("junge", "boy"), ("mädchen", "girl"), ("vogel", "bird"), ("pferd", "horse"), ("ball", "ball"),
+]  # fmt: skip
+_ADJECTIVES = [("große", "big"), ("kleine", "small"), ("rote", "red"), ("alte", "old"), ("neue", "new")]
+_VERBS = [("sieht", "sees"), ("mag", "likes"), ("sucht", "looks for"), ("hört", "hears"), ("trägt", "carries")]
+_PLACES = [("im park", "in the park"), ("am strand", "on the beach"), ("im garten", "in the garden")]
+
+
+def _tiny_pair(rng: random.Random) -> tuple[str, str]:
+    """One synthetic (de, en) sentence pair of 5 to 13 German words."""
+    (subject_de, subject_en), (object_de, object_en) = rng.sample(_NOUNS, 2)
+    verb_de, verb_en = rng.choice(_VERBS)
+    de, en = ["die"], ["the"]
+    for noun_de, noun_en, verb in ((subject_de, subject_en, (verb_de, verb_en)), (object_de, object_en, None)):
+        if rng.random() < 0.5:
+            adjective_de, adjective_en = rng.choice(_ADJECTIVES)
+            de.append(adjective_de)
+            en.append(adjective_en)
+        de.append(noun_de)
+        en.append(noun_en)
+        if verb:
+            de += [verb[0], "die"]
+            en += [verb[1], "the"]
+    for probability, joiner in ((0.6, ""), (0.3, "und ")):
+        if rng.random() < probability:
+            place_de, place_en = rng.choice(_PLACES)
+            de.append(joiner + place_de)
+            en.append(("and " if joiner else "") + place_en)
+    return " ".join(de).capitalize() + " .", " ".join(en).capitalize() + " ."
+
+
+def write_tiny_dataset(folder: Path, sizes: dict[str, int] = TINY_SPLIT_SIZES, seed: int = 0) -> Path:
+    """Write train/val/test.jsonl with flat "de"/"en" fields (the bentrevett/multi30k layout) into ``folder``."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, size in sizes.items():
+        rows = [dict(zip(("de", "en"), _tiny_pair(rng))) for _ in range(size)]
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        (folder / f"{split}.jsonl").write_text(text, encoding="utf-8")
+    return folder
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """Environment for subprocesses: one thread, no Hub access, the repo importable."""
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        CUDA_VISIBLE_DEVICES="",  # CPU only, also on a GPU machine
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+    )
+    env.update(extra)
+    return env
+
+
+def run_subprocess(command: list[str], stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a command from the repo root with :func:`offline_env`, capturing text output."""
+    return subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env=offline_env(**env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=SUBPROCESS_TIMEOUT_S,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny generated parallel dataset folder (200/20/20 pairs), shared by the whole session (read-only)."""
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny-data"))
+
+
+@pytest.fixture
+def tiny_argv(tiny_dataset: Path) -> Callable[..., list[str]]:
+    """Build ``train.py`` arguments for the tiny dataset and model; later ``extra`` arguments override earlier."""
+
+    def build(output_dir: Path, *extra: str) -> list[str]:
+        return ["--dataset_name", str(tiny_dataset), "--output_dir", str(output_dir), *TINY_MODEL_ARGS, *extra]
+
+    return build
+
+
+@pytest.fixture
+def run_tiny_training(
+    tiny_argv: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., dict | None]]:
+    """Train in-process (``attention_demo.training.run``) with the Hub switched off; returns the metrics dict."""
+    from accelerate.state import AcceleratorState
+
+    from attention_demo.hub import hub_reachable
+    from attention_demo.training import parse_args, run
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # CPU only (effective unless CUDA is already initialised)
+    hub_reachable.cache_clear()
+
+    def train(output_dir: Path, *extra: str) -> dict | None:
+        return run(parse_args(tiny_argv(output_dir, *extra)))
+
+    yield train
+    AcceleratorState._reset_state(reset_partial_state=True)  # the next Accelerator() may use other settings
+    hub_reachable.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Path:
+    """A model folder (additive, dot, baseline; 2 epochs) written once by a real ``python train.py`` (read-only)."""
+    output = tmp_path_factory.mktemp("tiny-models") / "tiny-de-en"
+    argv = ["--dataset_name", str(tiny_dataset), "--output_dir", str(output), *TINY_MODEL_ARGS]
+    result = run_subprocess([sys.executable, "train.py", *argv, "--attention", *TINY_MODELS])
+    if result.returncode != 0:
+        pytest.fail(f"train.py failed with exit code {result.returncode}:\n{result.stderr[-5000:]}")
+    return output

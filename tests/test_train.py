@@ -1,0 +1,291 @@
+"""Integration tests of train.py: the complete model folder, exact resumption, and the push to the Hub."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY_MODELS, TINY_SPLIT_SIZES
+from huggingface_hub import HfApi, ModelCard
+from huggingface_hub.utils import filter_repo_objects
+from safetensors import safe_open
+
+from attention_demo import hub
+from attention_demo.model_repo import load_model, model_names, read_json
+from attention_demo.tokenizer import load_tokenizer
+
+HISTORY_FIELDS = {"epoch", "train_loss", "val_loss", "val_perplexity", "val_bleu", "tokens_per_second"}
+TIMING_FIELDS = {"train_seconds", "tokens_per_second", "epoch_seconds"}  # differ between runs by nature
+
+
+def files_in(folder: Path) -> set[str]:
+    """Every file under ``folder``, as POSIX paths relative to it."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def without_timing(value: object) -> object:
+    """``value`` with the timing fields removed from every dict inside it."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k not in TIMING_FIELDS}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
+def trained_epochs(caplog: pytest.LogCaptureFixture) -> list[tuple[str, int]]:
+    """(model, epoch) of every epoch-end log line of the training loop captured so far."""
+    return [r.args[:2] for r in caplog.records if "| train loss" in r.getMessage()]
+
+
+# --- the complete folder (real `python train.py`, shared fixture) ----------------------------------------------------
+
+
+def test_train_py_writes_weights_configs_and_tokenizers(tiny_model_folder: Path) -> None:
+    """Every model has a config matching the CLI sizes and fp16 safetensors weights; both tokenizers are there."""
+    assert model_names(tiny_model_folder) == ["additive", "dot", "baseline"]
+    for name in TINY_MODELS:
+        config = json.loads((tiny_model_folder / name / "config.json").read_text())
+        assert config["attention_type"] == (None if name == "baseline" else name)
+        assert (config["embedding_size"], config["encoder_hidden_size"], config["decoder_hidden_size"]) == (16, 8, 16)
+        assert (config["source_lang"], config["target_lang"]) == ("de", "en")
+        with safe_open(tiny_model_folder / name / "model.safetensors", framework="pt") as weights:
+            dtypes = {weights.get_tensor(key).dtype for key in weights.keys()}
+        assert dtypes == {torch.float16}
+        model = load_model(tiny_model_folder, name)
+        assert next(model.parameters()).dtype == torch.float32
+    for lang in ("de", "en"):
+        tokenizer = load_tokenizer(tiny_model_folder / f"tokenizer.{lang}.json")
+        assert 4 < tokenizer.get_vocab_size() <= 200
+    assert {f"checkpoints/{name}.pt" for name in TINY_MODELS} <= files_in(tiny_model_folder)
+
+
+def test_train_py_writes_metrics_for_every_model(tiny_model_folder: Path) -> None:
+    """metrics.json holds BLEU, chrF, lowercased BLEU, signatures and by-length buckets for each model."""
+    metrics = read_json(tiny_model_folder / "metrics.json")
+    assert list(metrics["models"]) == TINY_MODELS
+    assert metrics["beam_size"] == 2 and metrics["split"] == "test"
+    assert (metrics["source_lang"], metrics["target_lang"]) == ("de", "en")
+    assert metrics["num_train_samples"] == TINY_SPLIT_SIZES["train"]
+    assert metrics["num_eval_samples"] == TINY_SPLIT_SIZES["test"]
+    for name, m in metrics["models"].items():
+        for key in ("bleu", "chrf", "bleu_lc"):
+            assert 0.0 <= m[key] <= 100.0, (name, key)
+        assert m["chrf"] > 0.0, name  # word-for-word synthetic data: even two tiny epochs get some characters right
+        assert set(m["signatures"]) == {"bleu", "bleu_lc", "chrf"}
+        assert m["signatures"]["bleu"].startswith("nrefs:1|") and "lc" in m["signatures"]["bleu_lc"]
+        assert m["num_sentences"] == TINY_SPLIT_SIZES["test"]
+        assert m["by_length"] and sum(b["num_sentences"] for b in m["by_length"]) == TINY_SPLIT_SIZES["test"]
+        assert m["best_epoch"] in (1, 2) and m["num_parameters"] > 0
+
+
+def test_train_py_writes_history_and_attention_evolution(tiny_model_folder: Path) -> None:
+    """history.json has one row per epoch per model; attention_evolution.json covers the attention models only."""
+    history = read_json(tiny_model_folder / "history.json")
+    assert list(history) == TINY_MODELS
+    for name, rows in history.items():
+        assert [row["epoch"] for row in rows] == [1, 2], name
+        for row in rows:
+            assert HISTORY_FIELDS <= set(row)
+            assert all(math.isfinite(row[key]) for key in HISTORY_FIELDS)
+            assert row["val_perplexity"] == pytest.approx(math.exp(row["val_loss"]), rel=1e-3)
+            assert row["tokens_per_second"] > 0
+    evolution = read_json(tiny_model_folder / "attention_evolution.json")
+    assert set(evolution["models"]) == {"additive", "dot"}
+    assert evolution["sentences"] and all(8 <= len(s.split()) <= 16 for s in evolution["sentences"])
+    for name, snapshots in evolution["models"].items():
+        assert [s["epoch"] for s in snapshots] == [1, 2], name
+        for snapshot in snapshots:
+            assert len(snapshot["translations"]) == len(evolution["sentences"])
+            for t in snapshot["translations"]:
+                assert len(t["attention"]) == len(t["target_pieces"])
+                for row in t["attention"]:
+                    assert len(row) == len(t["source_pieces"])
+                    assert sum(row) == pytest.approx(1.0, abs=0.01)  # a distribution over source positions
+
+
+def test_train_py_writes_model_card_with_eval_results(tiny_model_folder: Path) -> None:
+    """README.md's YAML has a model-index with test BLEU and chrF of every model, equal to metrics.json."""
+    metrics = read_json(tiny_model_folder / "metrics.json")
+    card = ModelCard.load(tiny_model_folder / "README.md")
+    data = card.data
+    assert data.language == ["de", "en"] and data.pipeline_tag == "translation"
+    reported = {result.metric_name: result.metric_value for result in data.eval_results}
+    expected = {}
+    for name, m in metrics["models"].items():
+        expected[f"BLEU ({name})"] = m["bleu"]
+        expected[f"chrF ({name})"] = m["chrf"]
+    assert reported == expected
+    assert {result.dataset_split for result in data.eval_results} == {"test"}
+    assert "model-index" in card.content
+
+
+# --- exact resumption (in-process) -------------------------------------------------------------------------------
+
+
+def test_resumed_run_equals_uninterrupted_run(
+    tmp_path: Path,
+    run_tiny_training: Callable[..., dict | None],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Interrupting after baseline's epoch-1 checkpoint and resuming gives bit-identical weights, optimizer state,
+    metrics, history and attention maps to an uninterrupted 3-epoch run (the finished model is not retrained)."""
+    caplog.set_level(logging.INFO, logger="attention_demo.training")
+    args = ("--num_train_epochs", "3", "--attention", "additive", "baseline")
+    uninterrupted, resumed = tmp_path / "uninterrupted", tmp_path / "resumed"
+    run_tiny_training(uninterrupted, *args)
+
+    # Interrupt right after the first baseline checkpoint is in place (as Ctrl-C after that epoch would).
+    real_replace = os.replace
+
+    def replace_then_interrupt(src: str | Path, dst: str | Path) -> None:
+        real_replace(src, dst)
+        if Path(dst) == resumed / "checkpoints" / "baseline.pt":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_tiny_training(resumed, *args)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert torch.load(resumed / "checkpoints" / "baseline.pt", weights_only=False)["state"]["epoch"] == 1
+    assert list(read_json(resumed / "metrics.json")["models"]) == ["additive"]
+
+    caplog.clear()
+    run_tiny_training(resumed, *args, "--resume_from_checkpoint")
+    assert trained_epochs(caplog) == [("baseline", 2), ("baseline", 3)]  # only the missing epochs ran
+
+    for name in ("additive", "baseline"):
+        expected = load_model(uninterrupted, name).state_dict()
+        actual = load_model(resumed, name).state_dict()
+        assert expected.keys() == actual.keys()
+        assert all(torch.equal(expected[k], actual[k]) for k in expected), name
+        expected_ckpt = torch.load(uninterrupted / "checkpoints" / f"{name}.pt", weights_only=False)
+        actual_ckpt = torch.load(resumed / "checkpoints" / f"{name}.pt", weights_only=False)
+        assert all(torch.equal(expected_ckpt["model"][k], actual_ckpt["model"][k]) for k in expected_ckpt["model"])
+        for state_a, state_b in zip(
+            expected_ckpt["optimizer"]["state"].values(), actual_ckpt["optimizer"]["state"].values()
+        ):
+            assert all(torch.equal(state_a[k], state_b[k]) for k in state_a), name
+        assert expected_ckpt["scheduler"] == actual_ckpt["scheduler"]
+    for filename in ("metrics.json", "history.json", "attention_evolution.json"):
+        expected_json = without_timing(read_json(uninterrupted / filename))
+        actual_json = without_timing(read_json(resumed / filename))
+        assert actual_json == expected_json, filename
+
+
+# --- push to the Hub (HfApi replaced by recorders) ---------------------------------------------------------------
+
+
+class HubRecorder:
+    """Stands in for ``HfApi.create_repo`` / ``HfApi.upload_folder``; remembers calls and the files present then."""
+
+    def __init__(self, fail_upload: Exception | None = None) -> None:
+        self.fail_upload = fail_upload
+        self.created: list[dict] = []
+        self.uploads: list[dict] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> HubRecorder:
+        recorder = self
+
+        def create_repo(api: HfApi, repo_id: str, **kwargs: object) -> str:
+            recorder.created.append({"repo_id": repo_id, "token": api.token, **kwargs})
+            return f"https://huggingface.co/{repo_id}"
+
+        def upload_folder(api: HfApi, **kwargs: object) -> str:
+            folder = Path(str(kwargs["folder_path"]))
+            uploaded = set(filter_repo_objects(sorted(files_in(folder)), ignore_patterns=kwargs.get("ignore_patterns")))
+            recorder.uploads.append({**kwargs, "files": uploaded, "token": api.token})
+            if recorder.fail_upload:
+                raise recorder.fail_upload
+            return f"https://huggingface.co/{kwargs['repo_id']}/commit/0123abc"
+
+        monkeypatch.setattr(HfApi, "create_repo", create_repo)
+        monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+        monkeypatch.setattr(hub, "hub_reachable", lambda *args, **kwargs: True)
+        return self
+
+
+def expected_upload(names: list[str]) -> set[str]:
+    """The files a pushed model repo must contain."""
+    files = {"README.md", "metrics.json", "history.json", "attention_evolution.json"}
+    files |= {"tokenizer.de.json", "tokenizer.en.json"}
+    return files | {f"{name}/{f}" for name in names for f in ("config.json", "model.safetensors")}
+
+
+def test_push_to_hub_uploads_the_complete_folder_without_checkpoints(
+    tmp_path: Path, run_tiny_training: Callable[..., dict | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--push_to_hub creates the model repo and uploads the finished folder (card included), never checkpoints."""
+    recorder = HubRecorder().install(monkeypatch)
+    output = tmp_path / "out"
+    run_tiny_training(
+        output, "--attention", "additive", "baseline", "--push_to_hub", "--hub_model_id", "user/repo",
+        "--hub_token", "hf_test_token",
+    )  # fmt: skip
+
+    assert [(c["repo_id"], c["repo_type"], c["exist_ok"], c["token"]) for c in recorder.created] == [
+        ("user/repo", "model", True, "hf_test_token")
+    ]
+    (upload,) = recorder.uploads
+    assert upload["repo_id"] == "user/repo" and upload["repo_type"] == "model"
+    assert Path(upload["folder_path"]) == output and upload["token"] == "hf_test_token"
+    assert any(f.startswith("checkpoints/") for f in files_in(output))  # present locally ...
+    assert not any(f.startswith("checkpoints/") or f.endswith(".tmp") for f in upload["files"])  # ... never pushed
+    assert expected_upload(["additive", "baseline"]) <= upload["files"]
+    card = ModelCard.load(output / "README.md")
+    assert card.data.model_name == "user/repo" and 'Translator.from_pretrained("user/repo")' in card.content
+
+
+def test_failed_push_keeps_the_folder_complete_and_a_rerun_pushes_without_retraining(
+    tmp_path: Path,
+    tiny_model_folder: Path,
+    run_tiny_training: Callable[..., dict | None],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An upload error is logged with what to do and re-raised; the local folder stays complete; the advised rerun
+    (--push_to_hub --resume_from_checkpoint) uploads it without training again."""
+    output = tmp_path / "out"
+    shutil.copytree(tiny_model_folder, output)
+    push = ("--attention", *TINY_MODELS, "--push_to_hub", "--hub_model_id", "user/repo", "--resume_from_checkpoint")
+    HubRecorder(fail_upload=RuntimeError("503 Service Unavailable")).install(monkeypatch)
+    with pytest.raises(RuntimeError, match="503"):
+        run_tiny_training(output, *push)
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "attention_demo.training"]
+    message = error.getMessage()
+    assert "user/repo" in message and "503" in message and str(output) in message
+    assert "--resume_from_checkpoint" in message
+    assert expected_upload(TINY_MODELS) <= files_in(output)
+    assert list(read_json(output / "metrics.json")["models"]) == TINY_MODELS
+    for name in TINY_MODELS:
+        load_model(output, name)
+
+    recorder = HubRecorder().install(monkeypatch)
+    caplog.clear()
+    capsys.readouterr()
+    caplog.set_level(logging.INFO, logger="attention_demo.training")
+    run_tiny_training(output, *push)
+    assert trained_epochs(caplog) == []  # nothing retrained
+    assert capsys.readouterr().out.count("after epoch 2") == len(TINY_MODELS)
+    (upload,) = recorder.uploads
+    assert expected_upload(TINY_MODELS) <= upload["files"]
+    assert not any(f.startswith("checkpoints/") for f in upload["files"])
+
+
+def test_push_to_hub_without_hub_model_id_is_refused(
+    tmp_path: Path, run_tiny_training: Callable[..., dict | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--push_to_hub without --hub_model_id fails with a message naming the missing option, uploading nothing."""
+    recorder = HubRecorder().install(monkeypatch)
+    with pytest.raises(ValueError, match="--hub_model_id"):
+        run_tiny_training(tmp_path / "out", "--attention", "baseline", "--num_train_epochs", "1", "--push_to_hub")
+    assert recorder.created == [] and recorder.uploads == []
+    assert (tmp_path / "out" / "metrics.json").is_file()
