@@ -27,9 +27,9 @@ class ModelConfig:
     tgt_vocab_size: int
     attention_type: str | None = "additive"  # "dot", "general", "additive", or None for the baseline
     embedding_size: int = 256
-    encoder_hidden_size: int = 256  # per direction
-    decoder_hidden_size: int = 512  # = 2 * encoder_hidden_size, so that dot attention needs no projection
-    attention_size: int = 256  # hidden size of the additive score network
+    encoder_hidden_size: int = 192  # per direction
+    decoder_hidden_size: int = 384  # = 2 * encoder_hidden_size, so that dot attention needs no projection
+    attention_size: int = 192  # hidden size of the additive score network
     num_layers: int = 1
     dropout: float = 0.3
     tie_embeddings: bool = True

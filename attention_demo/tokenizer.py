@@ -23,7 +23,7 @@ def tokenizer_filename(lang: str) -> str:
     return f"tokenizer.{lang}.json"
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2) -> Tokenizer:
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 6000, min_frequency: int = 2) -> Tokenizer:
     """Train a BPE tokenizer on an iterable of sentences; the special tokens get ids 0-3."""
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))
     tokenizer.normalizer = normalizers.NFKC()

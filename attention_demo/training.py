@@ -81,7 +81,7 @@ class TrainingArguments:
         metadata={"help": "models to train: any of additive, dot, general, baseline"},
     )
     output_dir: str = field(default="outputs/multi30k-de-en", metadata={"help": "the model repo folder"})
-    num_train_epochs: int = 10
+    num_train_epochs: int = 8
     per_device_train_batch_size: int = 64
     per_device_eval_batch_size: int = 128
     learning_rate: float = 2e-3
@@ -98,11 +98,11 @@ class TrainingArguments:
     push_to_hub: bool = False
     hub_model_id: str | None = None
     hub_token: str | None = None
-    vocab_size: int = field(default=8000, metadata={"help": "BPE vocabulary size per language"})
+    vocab_size: int = field(default=6000, metadata={"help": "BPE vocabulary size per language"})
     embedding_size: int = 256
-    encoder_hidden_size: int = 256
-    decoder_hidden_size: int = 512
-    attention_size: int = 256
+    encoder_hidden_size: int = 192
+    decoder_hidden_size: int = 384
+    attention_size: int = 192
     num_layers: int = 1
     dropout: float = 0.3
     tie_embeddings: bool = True

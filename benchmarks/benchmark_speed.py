@@ -105,8 +105,8 @@ def main() -> None:
     cpu = platform.processor() or platform.machine()
     print(f"# {cpu}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    base = {"src_vocab_size": 8000, "tgt_vocab_size": 8000}
-    batch = synthetic_batch(8000)
+    base = {"src_vocab_size": 6000, "tgt_vocab_size": 6000}
+    batch = synthetic_batch(6000)
     rows = []
     for name in ("additive", "dot", "general", "baseline"):
         model = Seq2Seq(ModelConfig(**base, attention_type=None if name == "baseline" else name)).train()
