@@ -1,4 +1,9 @@
-"""Matplotlib figures for the app: attention heatmaps and evidence plots. Headless (Agg backend)."""
+"""Matplotlib figures for the app: attention heatmaps, one decoder step, and the evidence plots. Headless (Agg).
+
+Every function returns a new :class:`~matplotlib.figure.Figure` made with the object-oriented API, never through
+``pyplot``: pyplot keeps global state that is not thread-safe (the app serves several requests at once) and keeps
+every figure alive until it is closed. A plain ``Figure`` is garbage-collected once Gradio has rendered it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and Spaces
 
-import matplotlib.pyplot as plt  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+MODEL_COLOURS = {"additive": "tab:blue", "general": "tab:orange", "dot": "tab:green", "baseline": "black"}
+MAX_LABEL_CHARS = 18  # longer axis labels are shortened with an ellipsis
+DPI = 90
 
 
 def display_piece(piece: str) -> str:
@@ -18,20 +29,234 @@ def display_piece(piece: str) -> str:
     return piece if piece.startswith("<") else "·" + piece
 
 
-def attention_heatmap(
-    attention: np.ndarray, source_pieces: list[str], target_pieces: list[str], title: str = ""
-) -> Figure:
-    """Heatmap of ``attention`` ``(tgt_len, src_len)``: target tokens as rows, source tokens as columns."""
-    attention = np.asarray(attention, dtype=float)
-    rows, cols = attention.shape
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * cols + 2.0), max(3.0, 0.35 * rows + 1.5)), dpi=90)
-    image = ax.imshow(attention, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(cols), [display_piece(p) for p in source_pieces[:cols]], rotation=60, ha="right")
-    ax.set_yticks(range(rows), [display_piece(p) for p in target_pieces[:rows]])
-    ax.set_xlabel("source (German)")
-    ax.set_ylabel("output (English)")
+def plain_label(text: str) -> str:
+    """Make arbitrary (user) text safe as a matplotlib label: no mathtext, bounded length.
+
+    A ``$`` would switch matplotlib to mathtext, and unbalanced or odd TeX raises at draw time: escape it.
+    """
+    if len(text) > MAX_LABEL_CHARS:
+        text = text[: MAX_LABEL_CHARS - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def model_colour(name: str) -> str:
+    """A fixed colour per model, so a model looks the same in every plot."""
+    return MODEL_COLOURS.get(name, "tab:purple")
+
+
+def _font_size(count: int) -> float:
+    """Tick font size that keeps ``count`` labels readable: 10 pt up to 25 labels, smaller beyond."""
+    return 10.0 if count <= 25 else max(5.0, 10.0 * 25 / count)
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A new pyplot-free figure of ``width`` x ``height`` inches."""
+    return Figure(figsize=(width, height), dpi=DPI)
+
+
+def plain_label_multiline(text: str) -> str:
+    """Like :func:`plain_label` but without shortening (for messages we wrote ourselves)."""
+    return text.replace("$", r"\$")
+
+
+def message_figure(message: str, title: str = "") -> Figure:
+    """A small figure that only says ``message`` (used when data is missing)."""
+    fig = _figure(6.0, 1.8)
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, plain_label_multiline(message), ha="center", va="center", wrap=True, fontsize=11)
     if title:
         ax.set_title(title)
+    return fig
+
+
+def attention_heatmap(
+    attention: np.ndarray,
+    source_labels: Sequence[str],
+    target_labels: Sequence[str],
+    title: str = "",
+    pieces: bool = True,
+    highlight_row: int | None = None,
+) -> Figure:
+    """Heatmap of ``attention`` ``(tgt_len, src_len)``: target tokens as rows, source tokens as columns.
+
+    Args:
+        attention: weights in [0, 1]; each row is a distribution over the source.
+        source_labels, target_labels: one label per column / row.
+        title: figure title.
+        pieces: the labels are BPE pieces (shown via :func:`display_piece`); False for merged words.
+        highlight_row: a row to outline (the target word picked in the app).
+    """
+    attention = np.asarray(attention, dtype=float)
+    rows, cols = attention.shape
+    shown = display_piece if pieces else (lambda label: label)
+    width = min(14.0, max(4.5, 0.42 * cols + 2.2))
+    height = min(12.0, max(3.0, 0.32 * rows + 1.6))
+    fig = _figure(width, height)
+    ax = fig.subplots()
+    image = ax.imshow(attention, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    ax.set_xticks(
+        range(cols),
+        [plain_label(shown(p)) for p in source_labels[:cols]],
+        rotation=60,
+        ha="right",
+        rotation_mode="anchor",
+        fontsize=_font_size(cols),
+    )
+    ax.set_yticks(range(rows), [plain_label(shown(p)) for p in target_labels[:rows]], fontsize=_font_size(rows))
+    ax.set_xlabel("source (German)")
+    ax.set_ylabel("output (English)")
+    if highlight_row is not None and 0 <= highlight_row < rows:
+        ax.add_patch(Rectangle((-0.5, highlight_row - 0.5), cols, 1, fill=False, edgecolor="tab:red", linewidth=2.0))
+    if title:
+        ax.set_title(plain_label_multiline(title), fontsize=11)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="attention weight α")
+    fig.tight_layout()
+    return fig
+
+
+def step_figure(
+    scores: np.ndarray,
+    weights: np.ndarray,
+    values: np.ndarray,
+    context: np.ndarray,
+    source_labels: Sequence[str],
+    target_label: str,
+    top: int = 3,
+    max_dims: int = 48,
+) -> Figure:
+    """One decoder step in three panels: **Align** (raw scores ``e``), **Weight** (``α``), **Combine** (``c``).
+
+    Args:
+        scores: ``(S,)`` raw alignment scores e_j.
+        weights: ``(S,)`` softmax weights α_j.
+        values: ``(S, d)`` encoder annotations h_j.
+        context: ``(d,)`` the context c = Σ α_j h_j.
+        source_labels: ``S`` source piece labels (already display text).
+        target_label: the output token this step produced.
+        top: how many largest terms α_j h_j the Combine panel shows next to c.
+        max_dims: the Combine panel shows the first ``max_dims`` dimensions only (d may be several hundred).
+    """
+    scores, weights = np.asarray(scores, dtype=float), np.asarray(weights, dtype=float)
+    values, context = np.asarray(values, dtype=float), np.asarray(context, dtype=float)
+    count = len(scores)
+    labels = [plain_label(label) for label in source_labels[:count]]
+    x = np.arange(count)
+    fig = _figure(min(14.0, max(6.5, 0.42 * count + 2.5)), 8.2)
+    ax_e, ax_a, ax_c = fig.subplots(3, 1, height_ratios=[1.0, 1.0, 0.9])
+    target = plain_label(target_label)
+
+    ax_e.bar(x, scores, color=np.where(scores >= 0, "tab:blue", "tab:red"))
+    ax_e.axhline(0.0, color="grey", linewidth=0.8)
+    ax_e.set_title(f"1  Align: raw scores e_j = score(s_t, h_j) for output “{target}”", fontsize=11, loc="left")
+    ax_e.set_ylabel("e_j")
+
+    ax_a.bar(x, weights, color="tab:purple")
+    ax_a.set_ylim(0.0, max(1e-6, float(weights.max())) * 1.18)
+    ax_a.set_title("2  Weight: α_j = exp(e_j) / Σ_i exp(e_i)   (sums to 1)", fontsize=11, loc="left")
+    ax_a.set_ylabel("α_j")
+    if count <= 30:
+        for xi, w in zip(x, weights):
+            ax_a.text(xi, w, f"{w:.2f}", ha="center", va="bottom", fontsize=8)
+    for ax in (ax_e, ax_a):
+        ax.set_xticks(x, labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=_font_size(count))
+        ax.set_xlim(-0.6, count - 0.4)
+
+    # Combine: the largest terms alpha_j h_j, the rest summed, and their sum c, over the first dimensions.
+    dims = min(max_dims, context.shape[0])
+    terms = weights[:, None] * values  # (S, d)
+    order = np.argsort(-np.linalg.norm(terms, axis=1))[:top]
+    rest = np.delete(terms, order, axis=0).sum(axis=0) if count > len(order) else np.zeros_like(context)
+    strip = np.stack([*(terms[j] for j in order), rest, context])[:, :dims]
+    strip_labels = [f"α·h({labels[j]})" for j in order] + ["all other terms", "c = sum"]
+    limit = float(np.abs(strip).max()) or 1.0
+    image = ax_c.imshow(strip, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    ax_c.set_yticks(range(len(strip_labels)), strip_labels, fontsize=9)
+    ax_c.axhline(len(strip_labels) - 1.5, color="black", linewidth=1.5)
+    ax_c.set_xlabel(f"dimension of the context vector (first {dims} of {context.shape[0]})")
+    ax_c.set_title(
+        "3  Combine: c = Σ_j α_j h_j   (the rows above the line add up to the bottom row)", fontsize=11, loc="left"
+    )
+    fig.colorbar(image, ax=ax_c, fraction=0.03, pad=0.01)
+    fig.tight_layout()
+    return fig
+
+
+def bleu_by_length_figure(metrics: dict | None) -> Figure:
+    """Test BLEU per source-length bucket (``metrics["models"][name]["by_length"]``).
+
+    Left: one line per model. Right: each attention model's gain over the baseline per bucket, the direct picture of
+    whether attention helps more as sentences get longer.
+    """
+    models = (metrics or {}).get("models") or {}
+    rows = {name: m.get("by_length") or [] for name, m in models.items() if isinstance(m, dict) and m.get("by_length")}
+    if not rows:
+        return message_figure("No metrics.json (or no by-length scores) in this model folder.", "BLEU by length")
+    buckets: list[str] = []
+    counts: dict[str, int] = {}
+    for bucket_rows in rows.values():
+        for row in bucket_rows:
+            if row["bucket"] not in buckets:
+                buckets.append(row["bucket"])
+            counts[row["bucket"]] = row.get("num_sentences", 0)
+    bleu = {name: [{r["bucket"]: r["bleu"] for r in rs}.get(b, np.nan) for b in buckets] for name, rs in rows.items()}
+    baseline = bleu.get("baseline")
+    fig = _figure(12.0 if baseline else 7.5, 4.2)
+    axes = fig.subplots(1, 2 if baseline else 1, squeeze=False)[0]
+    x = np.arange(len(buckets))
+    tick_labels = [f"{b}\n(n={counts.get(b, 0)})" for b in buckets]
+    ax = axes[0]
+    for name, ys in bleu.items():
+        is_baseline = name == "baseline"
+        ax.plot(
+            x,
+            ys,
+            marker="o",
+            linestyle="--" if is_baseline else "-",
+            linewidth=2.5 if is_baseline else 2.0,
+            color=model_colour(name),
+            label=f"{name} (no attention)" if is_baseline else name,
+        )
+    ax.set_ylabel("test BLEU")
+    ax.set_title("Test BLEU by source length")
+    ax.legend()
+    if baseline:
+        gain_ax = axes[1]
+        others = [name for name in bleu if name != "baseline"]
+        width = 0.8 / max(len(others), 1)
+        for k, name in enumerate(others):
+            gains = np.asarray(bleu[name], dtype=float) - np.asarray(baseline, dtype=float)
+            gain_ax.bar(x + (k - (len(others) - 1) / 2) * width, gains, width, color=model_colour(name), label=name)
+        gain_ax.axhline(0.0, color="black", linewidth=0.8)
+        gain_ax.set_ylabel("BLEU gain over the baseline")
+        gain_ax.set_title("What attention adds, by source length")
+        gain_ax.legend()
+    for ax in axes:
+        ax.set_xticks(x, tick_labels)
+        ax.set_xlabel("source length in words (test sentences per bucket)")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(history: dict | None) -> Figure:
+    """Validation BLEU and validation loss per epoch for every model (``history.json``)."""
+    curves = {name: rows for name, rows in (history or {}).items() if isinstance(rows, list) and rows}
+    if not curves:
+        return message_figure("No history.json in this model folder.", "Training curves")
+    fig = _figure(11.0, 4.0)
+    ax_bleu, ax_loss = fig.subplots(1, 2)
+    for name, rows in curves.items():
+        epochs = [r["epoch"] for r in rows]
+        style = {"color": model_colour(name), "marker": "o", "linestyle": "--" if name == "baseline" else "-"}
+        ax_bleu.plot(epochs, [r.get("val_bleu", np.nan) for r in rows], label=name, **style)
+        ax_loss.plot(epochs, [r.get("val_loss", np.nan) for r in rows], label=name, **style)
+    ax_bleu.set_title("validation BLEU (greedy)")
+    ax_loss.set_title("validation loss (cross-entropy per token)")
+    for ax in (ax_bleu, ax_loss):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax_bleu.legend()
     fig.tight_layout()
     return fig

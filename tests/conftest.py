@@ -9,10 +9,15 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# No analytics or telemetry calls from any test (the network is closed anyway; this keeps them from even trying).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Integration fixtures (test_train, test_hub, test_translate, test_accelerate): a tiny generated parallel dataset, tiny
@@ -155,3 +160,57 @@ def tiny_model_folder(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Pa
     if result.returncode != 0:
         pytest.fail(f"train.py failed with exit code {result.returncode}:\n{result.stderr[-5000:]}")
     return output
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Unit-test fixtures (test_attention, test_encoder, test_decoder, test_model, test_decoding, test_learning): tiny
+# seeded models built directly from a ModelConfig, and random id sequences in the model's input format.
+# ---------------------------------------------------------------------------------------------------------------------
+
+UNIT_VOCAB_SIZE = 24  # ids 0..3 are <pad>, <unk>, <s>, </s>; 4..23 are "words"
+UNIT_MODEL_SIZES = {
+    "embedding_size": 16,
+    "encoder_hidden_size": 8,
+    "decoder_hidden_size": 16,  # = 2 * encoder_hidden_size, so that dot attention works
+    "attention_size": 8,
+    "dropout": 0.0,
+}
+ALL_ATTENTION_TYPES = ["dot", "general", "additive"]
+
+
+if TYPE_CHECKING:
+    from attention_demo.model import ModelConfig, Seq2Seq
+
+
+@pytest.fixture
+def tiny_config() -> Callable[..., ModelConfig]:
+    """Factory: ``tiny_config(attention_type, **overrides)`` -> a small :class:`ModelConfig` (None = baseline)."""
+    from attention_demo.model import ModelConfig
+
+    def build(attention_type: str | None = "additive", **overrides: object) -> ModelConfig:
+        fields = {"src_vocab_size": UNIT_VOCAB_SIZE, "tgt_vocab_size": UNIT_VOCAB_SIZE, **UNIT_MODEL_SIZES}
+        fields.update(overrides)
+        return ModelConfig(attention_type=attention_type, **fields)
+
+    return build
+
+
+@pytest.fixture
+def tiny_model(tiny_config: Callable[..., ModelConfig]) -> Callable[..., Seq2Seq]:
+    """Factory: ``tiny_model(attention_type, seed=0, **overrides)`` -> a seeded, randomly initialised Seq2Seq in eval
+    mode."""
+    import torch
+
+    from attention_demo.model import Seq2Seq
+
+    def build(attention_type: str | None = "additive", seed: int = 0, **overrides: object) -> Seq2Seq:
+        torch.manual_seed(seed)
+        return Seq2Seq(tiny_config(attention_type, **overrides)).eval()
+
+    return build
+
+
+def random_sources(lengths: list[int], seed: int = 0, vocab_size: int = UNIT_VOCAB_SIZE) -> list[list[int]]:
+    """Random source id lists with ``lengths`` words each, every one ending with ``</s>`` (id 3)."""
+    rng = random.Random(seed)
+    return [[rng.randrange(4, vocab_size) for _ in range(n)] + [3] for n in lengths]

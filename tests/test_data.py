@@ -1,0 +1,186 @@
+"""Unit tests for attention_demo.data: bucketed batching, collation, tokenized pairs and local dataset loading."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from attention_demo.data import (
+    BucketBatchSampler,
+    DatasetError,
+    ParallelCorpus,
+    TokenizedPairs,
+    collate,
+    load_parallel_data,
+    pad,
+)
+from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, train_tokenizer
+
+
+def _lengths(n: int, seed: int = 0) -> list[int]:
+    rng = random.Random(seed)
+    return [rng.randint(2, 40) for _ in range(n)]
+
+
+def _epoch(sampler: BucketBatchSampler, epoch: int) -> list[list[int]]:
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+# --- BucketBatchSampler ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(301, 8), (2003, 4)])  # one pool; several pools of 100 * batch_size
+def test_sampler_covers_every_index_once_per_epoch(n: int, batch_size: int) -> None:
+    """Every index appears exactly once per epoch, batches are at most batch_size, and len() counts the batches."""
+    sampler = BucketBatchSampler(_lengths(n), batch_size, seed=3)
+    for epoch in range(3):
+        batches = _epoch(sampler, epoch)
+        assert len(batches) == len(sampler)
+        assert all(1 <= len(b) <= batch_size for b in batches)
+        counts = Counter(i for b in batches for i in b)
+        assert sorted(counts) == list(range(n))
+        assert set(counts.values()) == {1}
+
+
+def test_sampler_order_depends_only_on_seed_and_epoch() -> None:
+    """Same (seed, epoch) -> same batches, even from a fresh sampler (resumption); other epoch or seed -> different."""
+    lengths = _lengths(500)
+    first = _epoch(BucketBatchSampler(lengths, 16, seed=7), 2)
+    assert _epoch(BucketBatchSampler(lengths, 16, seed=7), 2) == first
+    assert _epoch(BucketBatchSampler(lengths, 16, seed=7), 3) != first
+    assert _epoch(BucketBatchSampler(lengths, 16, seed=8), 2) != first
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(301, 8), (2003, 4)])
+def test_sampler_batches_are_length_homogeneous(n: int, batch_size: int) -> None:
+    """Batches are cut from length-sorted pools: each batch is sorted by length and spans a much smaller length range
+    than random batches do."""
+    lengths = _lengths(n)
+    batches = _epoch(BucketBatchSampler(lengths, batch_size, seed=1), 0)
+    for batch in batches:
+        batch_lengths = [lengths[i] for i in batch]
+        assert batch_lengths == sorted(batch_lengths)
+    spread = sum(lengths[b[-1]] - lengths[b[0]] for b in batches) / len(batches)
+    indices = list(range(n))
+    random.Random(0).shuffle(indices)
+    random_batches = [indices[i : i + batch_size] for i in range(0, n, batch_size)]
+    random_spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in random_batches) / len(batches)
+    assert spread < 0.25 * random_spread
+
+
+def test_sampler_without_shuffle_is_sorted_by_length() -> None:
+    """With shuffle=False the batches simply walk the length-sorted corpus (within one pool)."""
+    lengths = _lengths(100)
+    batches = list(BucketBatchSampler(lengths, 10, shuffle=False))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths)
+
+
+# --- pad / collate / TokenizedPairs ---------------------------------------------------------------------------------
+
+
+def test_pad_right_pads_and_masks() -> None:
+    """pad() right-pads with PAD_ID and the mask is True exactly on the real tokens."""
+    ids, mask = pad([[5, 6, 3], [7, 3], [3]])
+    assert ids.tolist() == [[5, 6, 3], [7, 3, PAD_ID], [3, PAD_ID, PAD_ID]]
+    assert mask.tolist() == [[True, True, True], [True, True, False], [True, False, False]]
+
+
+def test_collate_shifts_target_and_masks_source() -> None:
+    """tgt_in starts with <s>, tgt_out is tgt_in shifted left and ends each row with </s> then padding, and src_mask
+    marks the non-pad source tokens."""
+    pairs = [([5, 6, 7, EOS_ID], [BOS_ID, 8, EOS_ID]), ([9, EOS_ID], [BOS_ID, 10, 11, 12, 13, EOS_ID])]
+    batch = collate(pairs)
+    assert batch["src"].shape == batch["src_mask"].shape == (2, 4)
+    assert torch.equal(batch["src_mask"], batch["src"] != PAD_ID)
+    assert batch["tgt_in"].shape == batch["tgt_out"].shape == (2, 5)
+    assert (batch["tgt_in"][:, 0] == BOS_ID).all()
+    assert torch.equal(batch["tgt_in"][:, 1:], batch["tgt_out"][:, :-1])
+    for row, (_, target) in enumerate(pairs):
+        out = batch["tgt_out"][row].tolist()
+        assert out[: len(target) - 1] == target[1:]  # ends with </s> ...
+        assert set(out[len(target) - 1 :]) <= {PAD_ID}  # ... then only padding
+    assert batch["tgt_out"][1, -1] == EOS_ID
+
+
+def test_tokenized_pairs_add_special_tokens() -> None:
+    """Sources end with </s> only; targets are wrapped as <s> ... </s>; lengths() is the longer side."""
+    texts = ["a small dog .", "the big cat !", "a cat and a dog ."] * 5
+    tokenizer = train_tokenizer(texts, vocab_size=60, min_frequency=1)
+    pairs = TokenizedPairs(
+        ParallelCorpus(["a dog .", "the cat and the dog !"], ["a cat .", "dog"]), tokenizer, tokenizer
+    )
+    assert len(pairs) == 2
+    for source, target in (pairs[0], pairs[1]):
+        assert source[-1] == EOS_ID and BOS_ID not in source
+        assert target[0] == BOS_ID and target[-1] == EOS_ID
+        assert not {BOS_ID, EOS_ID, PAD_ID} & set(source[:-1] + target[1:-1])
+    assert pairs.lengths() == [max(len(s), len(t)) for s, t in (pairs[0], pairs[1])]
+
+
+# --- load_parallel_data from local folders --------------------------------------------------------------------------
+
+ROWS = {
+    "train": [("Ein Hund .", "A dog ."), ("Eine Katze schläft .", "A cat sleeps ."), ("Zwei Männer .", "Two men .")],
+    "val": [("Ein Kind spielt .", "A child plays .")],
+    "test": [("Ein Vogel singt .", "A bird sings ."), ("Das Pferd läuft .", "The horse runs .")],
+}
+SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+
+
+def _write_jsonl(folder: Path, nested: bool, splits: tuple[str, ...] = ("train", "val", "test")) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in splits:
+        with (folder / f"{split}.jsonl").open("w", encoding="utf-8") as f:
+            for de, en in ROWS[split]:
+                row = {"translation": {"de": de, "en": en}} if nested else {"de": de, "en": en}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return folder
+
+
+@pytest.fixture
+def offline_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Hub access, and a private datasets cache so tests do not see each other's (or the user's) cache."""
+    import datasets
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache")
+
+
+@pytest.mark.usefixtures("offline_datasets")
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "nested"])
+def test_load_local_jsonl_layouts(tmp_path: Path, nested: bool) -> None:
+    """Flat {"de", "en"} and nested {"translation": {...}} rows both load; val.jsonl becomes the validation split."""
+    folder = _write_jsonl(tmp_path / "data", nested)
+    corpora = load_parallel_data(str(folder), "de", "en")
+    assert set(corpora) == {"train", "validation", "test"}
+    for file_split, split in SPLIT_NAMES.items():
+        assert corpora[split].source == [de for de, _ in ROWS[file_split]]
+        assert corpora[split].target == [en for _, en in ROWS[file_split]]
+    reverse = load_parallel_data(str(folder), "en", "de", splits=("test",))
+    assert reverse["test"].source == [en for _, en in ROWS["test"]]
+
+
+@pytest.mark.usefixtures("offline_datasets")
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "nested"])
+def test_missing_language_names_available_languages(tmp_path: Path, nested: bool) -> None:
+    """Asking for a language the data lacks raises DatasetError listing the languages it has."""
+    folder = _write_jsonl(tmp_path / "data", nested)
+    with pytest.raises(DatasetError, match=r"no language 'fr'.*it has: de, en"):
+        load_parallel_data(str(folder), "de", "fr")
+
+
+@pytest.mark.usefixtures("offline_datasets")
+def test_missing_split_names_available_splits(tmp_path: Path) -> None:
+    """Asking for a split the data lacks raises DatasetError listing the splits it has."""
+    folder = _write_jsonl(tmp_path / "data", nested=False, splits=("train", "test"))
+    with pytest.raises(DatasetError, match=r"no 'validation' split; it has: (train, test|test, train)\."):
+        load_parallel_data(str(folder), "de", "en")
+    assert isinstance(DatasetError("x"), ValueError)
