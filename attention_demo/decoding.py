@@ -42,9 +42,15 @@ class Hypothesis:
         return self.tokens[:-1] if self.tokens and self.tokens[-1] == EOS_ID else self.tokens
 
 
-def max_output_length(src_len: int) -> int:
-    """Generous cap on output length: translations are rarely more than twice as long as their source."""
-    return min(2 * src_len + 10, MAX_TARGET_TOKENS)
+def output_caps(src_mask: torch.Tensor, max_len: int | None) -> torch.Tensor:
+    """Per-sentence output-length caps ``(batch,)``: ``max_len`` if given, else from each sentence's own length.
+
+    Per sentence (not per padded batch), so that a translation never depends on which batch it was decoded in.
+    """
+    if max_len is not None:
+        return torch.full((src_mask.size(0),), max_len, device=src_mask.device)
+    # Generous: translations are rarely more than twice as long as their source.
+    return (2 * src_mask.sum(dim=1) + 10).clamp(max=MAX_TARGET_TOKENS)
 
 
 @torch.no_grad()
@@ -53,16 +59,18 @@ def greedy_search(
 ) -> list[Hypothesis]:
     """Pick the most probable word at every step. src/src_mask ``(batch, src_len)``; one hypothesis per sentence."""
     batch, src_len = src.shape
-    max_len = max_len or max_output_length(src_len)
+    caps = output_caps(src_mask, max_len)
     memory = model.encode(src, src_mask)
     prev = torch.full((batch, 1), BOS_ID, dtype=torch.long, device=src.device)
     hidden = None
     finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
     tokens, logprobs, attentions = [], [], []
-    for _ in range(max_len):
+    for step in range(int(caps.max())):
+        finished |= step >= caps  # a sentence at its length cap stops here
         out = model.decode(prev, memory, hidden)
         hidden = out.hidden
         step_logp = torch.log_softmax(out.logits[:, 0].float(), dim=-1)  # (batch, vocab)
+        step_logp[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated: padding marks "finished" below
         best_logp, best = step_logp.max(dim=-1)
         best = best.masked_fill(finished, PAD_ID)
         tokens.append(best)
@@ -102,10 +110,10 @@ def beam_search(
         For each sentence, its ``beam_size`` hypotheses, best first.
     """
     batch, src_len = src.shape
-    max_len = max_len or max_output_length(src_len)
     k = beam_size
     device = src.device
     beam_of_sentence = torch.arange(batch, device=device).repeat_interleave(k)  # (batch*k,)
+    caps = output_caps(src_mask, max_len).index_select(0, beam_of_sentence)  # (batch*k,)
     memory = model.encode(src, src_mask).index_select(beam_of_sentence)
     scores = torch.zeros(batch, k, device=device)
     scores[:, 1:] = float("-inf")  # all beams start identical: let only the first one expand at step 1
@@ -115,10 +123,12 @@ def beam_search(
     finished = torch.zeros(batch * k, dtype=torch.bool, device=device)
     prev = torch.full((batch * k, 1), BOS_ID, dtype=torch.long, device=device)
     hidden = None
-    for _ in range(max_len):
+    for step in range(int(caps.max())):
+        finished |= step >= caps  # beams of a sentence at its length cap stop here
         out = model.decode(prev, memory, hidden)
         step_logp = torch.log_softmax(out.logits[:, 0].float(), dim=-1)  # (batch*k, vocab)
         vocab = step_logp.size(-1)
+        step_logp[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated: padding marks "finished" beams
         # A finished beam may only continue with padding, at no cost.
         step_logp[finished] = float("-inf")
         step_logp[finished, PAD_ID] = 0.0
@@ -151,10 +161,12 @@ def beam_search(
 def _hypothesis(
     token_ids: list[int], logprobs: list[float], attention: torch.Tensor | None, src_mask: torch.Tensor
 ) -> Hypothesis:
-    """Trim padding after ``</s>`` and padded source columns from one decoded row."""
+    """Trim the padding after ``</s>`` (or after the length cap) and padded source columns from one decoded row."""
     length = len(token_ids)
     if EOS_ID in token_ids:
         length = token_ids.index(EOS_ID) + 1
+    elif PAD_ID in token_ids:
+        length = token_ids.index(PAD_ID)
     src_len = int(src_mask.sum())
     attn = None if attention is None else attention[:length, :src_len].float().cpu()
     return Hypothesis(token_ids[:length], float(sum(logprobs[:length])), logprobs[:length], attn)

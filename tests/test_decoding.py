@@ -142,3 +142,18 @@ def test_translate_ids_keeps_input_order(eos_biased_model: Callable[..., Seq2Seq
         assert len(hyps) == beam_size
         assert [h.tokens for h in hyps] == [h.tokens for h in expected]
         assert hyps[0].attention.shape[1] == len(source)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_length_cap_is_per_sentence_not_per_batch(tiny_model: Callable[..., Seq2Seq], beam_size: int) -> None:
+    """A sentence that never says </s> stops at 2 * its own length + 10, whether decoded alone or beside a much longer
+    sentence: the cap (and so the translation) does not depend on the batch."""
+    model = tiny_model("dot", seed=0)
+    with torch.no_grad():
+        model.decoder.output.bias[EOS_ID] -= 1e4  # never finishes: every hypothesis runs to its cap
+    short, long = random_sources([2, 12], seed=3)
+    alone = translate_ids(model, [short], beam_size=beam_size)[0][0]
+    together = translate_ids(model, [short, long], beam_size=beam_size, batch_size=2)[0][0]
+    assert len(alone.tokens) == 2 * len(short) + 10
+    assert together.tokens == alone.tokens
+    assert together.score == pytest.approx(alone.score, abs=1e-5)
