@@ -17,16 +17,9 @@ from test_app import APP_ENV, SENTENCE, free_port, tiny_app_models
 import app
 from attention_demo import hub
 from attention_demo.translate import Translator
+from scripts.screenshot import CHROMIUM_ARGS  # the same headless flags as the screenshot script
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TIMEOUT_MS = 60_000  # generous: the CI machine may be busy
 SCRIPT = "<script>window.__pwned=1</script>"
 
