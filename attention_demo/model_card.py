@@ -72,13 +72,15 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
     """Render the model card from ``metrics.json``'s content."""
     from attention_demo.data import MAX_SOURCE_TOKENS
     from attention_demo.evaluation import LENGTH_BUCKETS
+    from attention_demo.model_repo import MODEL_ORDER
 
     dataset, split = metrics["dataset"], metrics["split"]
     models = metrics["models"]
     eval_results = []
     rows = []
     bucket_labels = [label for label, _, _ in LENGTH_BUCKETS]
-    for name, m in models.items():
+    order = {name: i for i, name in enumerate(MODEL_ORDER)}
+    for name, m in sorted(models.items(), key=lambda item: order.get(item[0], len(order))):
         for metric_type, key, pretty in (("bleu", "bleu", "BLEU"), ("chrf", "chrf", "chrF")):
             eval_results.append(
                 EvalResult(
