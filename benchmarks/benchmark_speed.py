@@ -15,17 +15,21 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import torch
-from torch import nn
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # run from anywhere without installing the package
 
-from attention_demo.attention import Attention
-from attention_demo.model import ModelConfig, Seq2Seq
-from attention_demo.translate import Translator
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
-BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
+from attention_demo.attention import Attention  # noqa: E402
+from attention_demo.model import ModelConfig, Seq2Seq  # noqa: E402
+from attention_demo.translate import Translator  # noqa: E402
+
+BUNDLED = REPO_ROOT / "models" / "multi30k-de-en"
 SENTENCE_15_WORDS = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."
 
 
