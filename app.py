@@ -3,10 +3,11 @@
     python app.py                      # bundled models (models/multi30k-de-en), http://127.0.0.1:7860
     python app.py --model user/repo    # a Hub model repo or a local folder (also: MODEL_REPO=...)
 
-Four tabs: translate and compare with the no-attention baseline (heatmap, word highlight, beam alternatives); one
+Four tabs: translate and compare with the no-attention baseline (heatmap, word highlight, beam alternatives, and
+evidence beyond the heatmap: coverage, gradient saliency of both models, agreement, attention surgery); one
 decoder step taken apart (Align -> Weight -> Combine); the attention types side by side; and the evidence that
-attention helps (BLEU by sentence length, training curves, attention sharpening over epochs), read from the model
-folder's JSON files once at start-up.
+attention helps (BLEU by sentence length, training curves, attention sharpening over epochs, gradient by distance and
+agreement histograms), read from the model folder's JSON files once at start-up.
 
 Layout of this file: :class:`AttentionDemo` holds the models and computes what each widget shows (plain Python,
 tested directly); :func:`build_app` wires it to Gradio; :func:`main` loads the models and serves. The reusable
@@ -36,7 +37,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from attention_demo import plots
+from attention_demo import evidence, plots
 from attention_demo.evaluation import sentence_chrf
 from attention_demo.inspection import (
     SCORE_EXPLANATIONS,
@@ -45,6 +46,7 @@ from attention_demo.inspection import (
     inspect_steps,
     merge_attention,
     source_highlight,
+    word_spans,
 )
 from attention_demo.model import BASELINE
 from attention_demo.model_repo import (
@@ -55,7 +57,7 @@ from attention_demo.model_repo import (
     read_json,
 )
 from attention_demo.plots import display_piece
-from attention_demo.tokenizer import UNK
+from attention_demo.tokenizer import EOS_ID, UNK, decode
 from attention_demo.translate import Candidate, Translator
 
 BUNDLED_MODELS = Path(__file__).resolve().parent / "models" / "multi30k-de-en"
@@ -165,6 +167,7 @@ class Shown:
     source_ids: list[int]  # ending with </s>
     source_pieces: list[str]
     candidates: list[Candidate]  # best first; each has its own attention matrix
+    baseline: Candidate | None = None  # the baseline's best translation (for its saliency map)
 
 
 @dataclass
@@ -210,6 +213,32 @@ class StepView:
     values: np.ndarray | None = None
 
 
+@dataclass
+class EvidenceView:
+    """Evidence beyond the heatmap for the shown hypothesis: coverage, saliency (both models), agreement."""
+
+    notice: str
+    coverage_figure: Figure | None = None
+    coverage_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS))
+    agreement_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AGREEMENT_COLUMNS))
+    saliency_figure: Figure | None = None  # the attention model's gradient saliency
+    baseline_saliency_figure: Figure | None = None
+    steps: list[tuple[str, int]] = field(default_factory=list)  # output positions, for the surgery
+    sources: list[tuple[str, int]] = field(default_factory=list)  # source pieces, for one-word surgery
+
+
+COVERAGE_COLUMNS = ["source", "total attention", "flag"]
+AGREEMENT_COLUMNS = ["output", "τ vs saliency", "top-1 vs saliency", "JSD vs saliency", "τ vs occlusion",
+                     "top-1 vs occlusion", "JSD vs occlusion"]  # fmt: skip
+SURGERY_COLUMNS = ["version", "translation", "log-probability", "per token", "tokens"]
+SURGERY_MODE_CHOICES = [
+    ("uniform over the source", "uniform"),
+    ("all on one source word", "one_word"),
+    ("random permutation of the learned weights", "permuted"),
+    ("the model's own weights (control)", "own"),
+]
+EVIDENCE_SUMMARY_COLUMNS = ["model", "comparison", "mean Kendall τ", "top-1 agreement", "chance top-1", "mean JSD",
+                            "output steps"]  # fmt: skip
 BEAM_COLUMNS = ["rank", "translation", "log-probability", "per token", "tokens", "finished"]
 STEP_COLUMNS = ["source piece", "α_j", "‖α_j h_j‖", "share of c"]
 
@@ -288,6 +317,7 @@ class AttentionDemo:
             source_ids=self.translator.source_ids(text)[0],
             source_pieces=ours.source_pieces,
             candidates=ours.candidates,
+            baseline=base.candidates[0] if base and base.candidates else None,
         )
         view = TranslateView(
             notice=" ".join(notices) or f"Translated with {'greedy search' if beam == 1 else f'beam size {beam}'}.",
@@ -370,6 +400,129 @@ class AttentionDemo:
     def random_example(self) -> str:
         """A random example sentence (a test sentence when the folder has them)."""
         return random.choice(self.examples)["source"]
+
+    # -- Evidence beyond the heatmap -------------------------------------------------------------------------------
+
+    def evidence_view(self, shown: Shown | None, hypothesis: Any, merge: bool) -> EvidenceView:
+        """Coverage, gradient saliency of both models and attention/saliency/occlusion agreement for the shown
+        hypothesis (``attention_demo.evidence``; a few teacher-forced passes, computed on demand)."""
+        if shown is None or not shown.candidates:
+            return EvidenceView("Translate a sentence first.")
+        view = EvidenceView("")
+        source_labels = [display_piece(p) for p in shown.source_pieces]
+        view.sources = [(f"{j + 1}. {label}", j) for j, label in enumerate(source_labels)]
+        if shown.baseline is not None and shown.baseline.hypothesis.tokens:
+            view.baseline_saliency_figure = self._saliency_figure(shown, shown.baseline, BASELINE, merge)
+        if shown.attention_type is None:
+            view.notice = "This folder has no attention model: only the baseline's saliency is shown."
+            return view
+        candidate = shown.candidates[_index(hypothesis, len(shown.candidates))]
+        tokens = candidate.hypothesis.tokens
+        if not tokens:
+            view.notice = "This hypothesis is empty."
+            return view
+        view.steps = [(f"{t + 1}. {display_piece(p)}", t) for t, p in enumerate(candidate.pieces)]
+        attention = candidate.hypothesis.attention.numpy()  # (T, S)
+        spans = word_spans(shown.source_pieces) if merge else None
+        groups = [indices for _, indices in spans] if spans else None
+        labels = [w for w, _ in spans] if spans else shown.source_pieces
+        eos = len(labels) - 1 if shown.source_pieces[-1] == "</s>" else -1
+        cover = evidence.coverage(attention, groups, ignore=[eos])
+        view.coverage_figure = plots.coverage_figure(cover.totals, cover.flags, labels, pieces=not merge)
+        shown_labels = labels if merge else source_labels
+        view.coverage_table = pd.DataFrame(
+            [
+                [label, round(float(total), 3), flag]
+                for label, total, flag in zip(shown_labels, cover.totals, cover.flags)
+            ],
+            columns=COVERAGE_COLUMNS,
+        )
+        view.saliency_figure = self._saliency_figure(shown, candidate, shown.attention_type, merge)
+        model = self.translator.models[shown.attention_type]
+        saliency = evidence.saliency(model, shown.source_ids, tokens)
+        occlusion = evidence.occlusion(model, shown.source_ids, tokens)
+        rows = []
+        for t, piece in enumerate(candidate.pieces):
+            a, b = evidence.agreement(attention[t], saliency[t]), evidence.agreement(attention[t], occlusion[t])
+            rows.append([display_piece(piece), a["kendall_tau"], a["top1"], a["jsd"], b["kendall_tau"], b["top1"],
+                         b["jsd"]])  # fmt: skip
+        means = np.nanmean(np.array([r[1:] for r in rows], dtype=float), axis=0)
+        table = [["mean", *means]] + rows
+        view.agreement_table = pd.DataFrame(
+            [[r[0], *[f"{v:.3f}" if np.isfinite(v) else "n/a" for v in r[1:]]] for r in table],
+            columns=AGREEMENT_COLUMNS,
+        )
+        flagged = [f"{label} ({flag})" for label, flag in zip(shown_labels, cover.flags) if flag]
+        view.notice = (
+            f"Mean agreement of the attention rows with gradient saliency: τ = {means[0]:.2f}, top-1 = {means[1]:.2f}; "
+            f"with occlusion: τ = {means[3]:.2f}, top-1 = {means[4]:.2f}. Coverage flags: "
+            + (", ".join(flagged) if flagged else "none")
+            + ". Agreement is evidence that a heatmap points at what the prediction used, not proof."
+        )
+        return view
+
+    def _saliency_figure(self, shown: Shown, candidate: Candidate, name: str, merge: bool) -> Figure:
+        """Gradient x input saliency heatmap of ``candidate`` (translated by model ``name``), rows sum to 1."""
+        model = self.translator.models[name]
+        matrix = evidence.saliency(model, shown.source_ids, candidate.hypothesis.tokens)
+        columns, rows = shown.source_pieces, candidate.pieces
+        if merge:
+            matrix, columns, rows = merge_attention(matrix, columns, rows)
+        title = f"{name}: gradient saliency" + (" (no attention)" if name == BASELINE else "")
+        return plots.attention_heatmap(
+            matrix, columns, rows, title=title, pieces=not merge, colorbar_label="share of ‖grad × input‖"
+        )
+
+    def surgery(
+        self, shown: Shown | None, hypothesis: Any, step: Any, mode: Any, source: Any
+    ) -> tuple[str, pd.DataFrame]:
+        """Replace the attention weights of output position ``step`` and re-decode greedily from there.
+
+        Three rows: the shown hypothesis (teacher-forced), the control (own weights, greedy from ``step``, which
+        separates the effect of greedy decoding from that of the surgery) and the operated version.
+        """
+        empty = pd.DataFrame(columns=SURGERY_COLUMNS)
+        if shown is None or not shown.candidates:
+            return "Translate a sentence first.", empty
+        if shown.attention_type is None:
+            return "The baseline has no attention weights to operate on.", empty
+        candidate = shown.candidates[_index(hypothesis, len(shown.candidates))]
+        tokens = candidate.hypothesis.tokens
+        if not tokens:
+            return "This hypothesis is empty.", empty
+        modes = [value for _, value in SURGERY_MODE_CHOICES]
+        mode = mode if mode in modes else modes[0]
+        t = _index(step, len(tokens))
+        j = _index(source, len(shown.source_ids))
+        model = self.translator.models[shown.attention_type]
+        control = evidence.surgery(model, shown.source_ids, tokens, t, "own")
+        operated = evidence.surgery(model, shown.source_ids, tokens, t, mode, source_index=j)
+        label = dict((value, text) for text, value in SURGERY_MODE_CHOICES)[mode]
+
+        def row(version: str, ids: list[int], logprobs: list[float]) -> list:
+            words = ids[:-1] if ids and ids[-1] == EOS_ID else ids
+            total = float(sum(logprobs))
+            return [version, decode(self.translator.tgt_tokenizer, words), round(total, 3),
+                    round(total / max(len(ids), 1), 3), len(ids)]  # fmt: skip
+
+        table = pd.DataFrame(
+            [
+                row("shown hypothesis", control.original_tokens, control.original_logprobs),
+                row(f"own weights at step {t + 1}, then greedy (control)", control.tokens, control.token_logprobs),
+                row(f"{label} at step {t + 1}, then greedy", operated.tokens, operated.token_logprobs),
+            ],
+            columns=SURGERY_COLUMNS,
+        )
+        source_labels = [display_piece(p) for p in shown.source_pieces]
+        own, used = operated.original_weights, operated.weights
+        changed = "the same output as" if operated.tokens == control.tokens else "a different output from"
+        notice = (
+            f"Step {t + 1} (“{display_piece(candidate.pieces[t])}”): the model's own weights put {own.max():.2f} on "
+            f"“{source_labels[int(own.argmax())]}”; the operated weights put {used.max():.2f} on "
+            f"“{source_labels[int(used.argmax())]}”. The surgery gives {changed} the control, with "
+            f"log-probability {operated.logprob:.2f} instead of {control.logprob:.2f}."
+        )
+        return notice, table
 
     # -- Inside one step ------------------------------------------------------------------------------------------
 
@@ -459,6 +612,22 @@ class AttentionDemo:
         ]
         return pd.DataFrame(rows, columns=["model", "test BLEU", "test chrF", "best epoch", "parameters"])
 
+    def evidence_summary(self) -> pd.DataFrame:
+        """Corpus agreement means per model and comparison from metrics.json "evidence" (empty when missing)."""
+        models = ((self.metrics or {}).get("evidence") or {}).get("models") or {}
+        order = list(plots.AGREEMENT_PAIRS)
+        rows = []
+        for name, numbers in models.items():
+            found = numbers.get("agreement") or {}
+            for pair in sorted(found, key=lambda p: order.index(p) if p in order else len(order)):
+                values = found[pair]
+                rows.append([
+                    name, plots.AGREEMENT_PAIRS.get(pair, pair), values["kendall_tau"].get("mean"),
+                    values["top1"].get("mean"), values.get("chance_top1"), values["jsd"].get("mean"),
+                    values.get("num_steps"),
+                ])  # fmt: skip
+        return pd.DataFrame(rows, columns=EVIDENCE_SUMMARY_COLUMNS)
+
     def evolution_choices(self) -> tuple[list[str], list[tuple[str, int]], int]:
         """Models with attention snapshots, the snapshot sentences, and the largest number of epochs."""
         models = (self.evolution or {}).get("models") or {}
@@ -546,6 +715,27 @@ average of the encoder's annotations (**Combine**). The **baseline** is the same
 squeeze the whole sentence into one fixed vector."""
 
 
+EVIDENCE_NOTE = """**Gradient saliency** (left: the attention model, right: the baseline, each on its own best
+translation): how strongly each output word's log-probability reacts to each source piece (‖gradient × input‖ on the
+source embeddings, rows normalised to sum 1). The baseline has no attention, but it has saliency. The table compares
+every attention row with saliency and with **occlusion** (the drop in the word's log-probability when that source
+piece is replaced by `<unk>`): Kendall τ (rank agreement, −1..1), top-1 (same strongest piece) and Jensen–Shannon
+divergence (0 = same distribution, 1 = disjoint). Agreement is evidence that the heatmap shows what the prediction
+used, not proof; whether attention is an explanation is disputed (Jain & Wallace 2019, *Attention is not Explanation*;
+Wiegreffe & Pinter 2019, *Attention is not not Explanation*)."""
+
+SURGERY_NOTE = """Replace the attention weights α of one output step before the **Combine** step, keep the words before
+it, and let the model decode greedily from there. The control row uses the model's own weights (it reproduces greedy
+decoding exactly), so any difference between control and operated output is caused by the surgery."""
+
+EVIDENCE_TAB_NOTE = """**Does the heatmap show what the model used?** Computed once by `python -m
+attention_demo.evidence` (see the README) on the first test sentences with greedy decoding, stored in metrics.json
+under "evidence". The curve shows how the gradient that reaches a source piece falls with its distance from the output
+position, for the attention models and the baseline; the histograms show, per output step, how well the attention row
+agrees with gradient saliency and with occlusion (and, for every model including the baseline, saliency with
+occlusion). Agreement is evidence, not proof (Jain & Wallace 2019; Wiegreffe & Pinter 2019)."""
+
+
 def build_app(translator: Translator | AttentionDemo, notice: str = "") -> gr.Blocks:
     """The Gradio Blocks app for a loaded :class:`Translator` (or a ready :class:`AttentionDemo`)."""
     app = translator if isinstance(translator, AttentionDemo) else AttentionDemo(translator, notice)
@@ -606,6 +796,36 @@ def build_app(translator: Translator | AttentionDemo, notice: str = "") -> gr.Bl
                 interactive=False, datatype="str", wrap=True, elem_id="beams",
                 column_widths=["7%", "55%", "12%", "10%", "7%", "9%"],
             )  # fmt: skip
+            evidence_status = gr.Textbox(label="Evidence beyond the heatmap", interactive=False, lines=2)
+            with gr.Row():
+                coverage_plot = gr.Plot(label="Coverage", show_label=False, scale=3, elem_id="coverage")
+                coverage_table = gr.Dataframe(
+                    value=pd.DataFrame(columns=COVERAGE_COLUMNS), label="Coverage: total attention per source "
+                    f"piece (dropped < {evidence.DROPPED_BELOW}, repeated > {evidence.REPEATED_ABOVE}; </s> not "
+                    "flagged)", interactive=False, datatype="str", scale=2,
+                )  # fmt: skip
+            with gr.Accordion("Gradient saliency and agreement (is attention an explanation?)", open=False):
+                gr.Markdown(EVIDENCE_NOTE)
+                with gr.Row():
+                    saliency_plot = gr.Plot(label="Saliency, attention model", show_label=False)
+                    baseline_saliency_plot = gr.Plot(label="Saliency, baseline", show_label=False)
+                agreement_table = gr.Dataframe(
+                    value=pd.DataFrame(columns=AGREEMENT_COLUMNS),
+                    label="Agreement of each attention row with saliency and with occlusion (subwords)",
+                    interactive=False, datatype="str",
+                )  # fmt: skip
+            with gr.Accordion("Attention surgery", open=False):
+                gr.Markdown(SURGERY_NOTE)
+                with gr.Row():
+                    surgery_step = gr.Dropdown([], label="Output step to operate on", interactive=True)
+                    surgery_mode = gr.Radio(SURGERY_MODE_CHOICES, value="uniform", label="Replace its weights with")
+                    surgery_source = gr.Dropdown([], label="Source word (for 'all on one source word')")
+                surgery_button = gr.Button("Operate")
+                surgery_status = gr.Textbox(label="What changed", interactive=False, lines=2)
+                surgery_table = gr.Dataframe(
+                    value=pd.DataFrame(columns=SURGERY_COLUMNS), label="Original, control and operated output",
+                    interactive=False, datatype="str", wrap=True,
+                )  # fmt: skip
 
         with gr.Tab("Inside one step: Align → Weight → Combine"):
             gr.Markdown(
@@ -661,6 +881,12 @@ def build_app(translator: Translator | AttentionDemo, notice: str = "") -> gr.Bl
             first_figure, first_text = app.evolution_view(names[0] if names else None, 0, 1)
             evolution_text = gr.Textbox(value=first_text, label="Greedy translation at that epoch", interactive=False)
             evolution_plot = gr.Plot(value=first_figure, label="Attention at that epoch", show_label=False)
+            gr.Markdown(EVIDENCE_TAB_NOTE)
+            evidence_numbers = (app.metrics or {}).get("evidence")
+            gr.Dataframe(value=app.evidence_summary(), label="Agreement over the test sentences", interactive=False)
+            gr.Plot(value=plots.gradient_by_distance_figure(evidence_numbers), label="Gradient by distance",
+                    show_label=False)  # fmt: skip
+            gr.Plot(value=plots.agreement_histograms_figure(evidence_numbers), label="Agreement", show_label=False)
 
         # -- wiring ---------------------------------------------------------------------------------------------
         main_outputs = [status, ours, base, reference, chrf, beams, hypothesis, word, heatmap, highlight, focus, shown]
@@ -692,9 +918,25 @@ def build_app(translator: Translator | AttentionDemo, notice: str = "") -> gr.Bl
         run_step = guarded(step_event, len(step_outputs), 0, "taking the step apart")
         run_hypothesis = guarded(hypothesis_event, len(hypothesis_outputs), 3, "drawing the attention map")
 
+        evidence_outputs = [
+            evidence_status, coverage_plot, coverage_table, agreement_table, saliency_plot, baseline_saliency_plot,
+            surgery_step, surgery_source,
+        ]  # fmt: skip
+
+        def evidence_event(state: Shown | None, hyp: int, merge_words: bool) -> tuple:
+            view = app.evidence_view(state, hyp, merge_words)
+            return (
+                view.notice, view.coverage_figure, view.coverage_table, view.agreement_table, view.saliency_figure,
+                view.baseline_saliency_figure, gr.Dropdown(choices=view.steps, value=0 if view.steps else None),
+                gr.Dropdown(choices=view.sources, value=0 if view.sources else None),
+            )  # fmt: skip
+
+        run_evidence = guarded(evidence_event, len(evidence_outputs), 0, "computing the evidence")
+
         def then_step(event: Any) -> None:
-            """After the main view changed, refresh the step tab from output position 1."""
+            """After the main view changed, refresh the step tab from output position 1, and the evidence."""
             event.then(lambda s, h: run_step(s, h, 0), [shown, hypothesis], step_outputs, api_visibility="private")
+            event.then(run_evidence, [shown, hypothesis, merge], evidence_outputs, api_visibility="private")
 
         then_step(translate_button.click(run_translate, translate_inputs, main_outputs, api_name="translate"))
         # Enter in the text box, a new attention type or a new beam size translate again at once.
@@ -714,7 +956,14 @@ def build_app(translator: Translator | AttentionDemo, notice: str = "") -> gr.Bl
         then_step(
             hypothesis.input(first_word, [shown, hypothesis, merge], hypothesis_outputs, api_visibility="private")
         )
-        merge.input(first_word, [shown, hypothesis, merge], hypothesis_outputs, api_visibility="private")
+        merge.input(first_word, [shown, hypothesis, merge], hypothesis_outputs, api_visibility="private").then(
+            run_evidence, [shown, hypothesis, merge], evidence_outputs, api_visibility="private"
+        )
+        run_surgery = guarded(app.surgery, 2, 0, "operating on the attention")
+        surgery_button.click(
+            run_surgery, [shown, hypothesis, surgery_step, surgery_mode, surgery_source],
+            [surgery_status, surgery_table], api_visibility="private",
+        )  # fmt: skip
         word.input(run_hypothesis, [shown, hypothesis, merge, word], hypothesis_outputs, api_visibility="private")
         position.input(run_step, [shown, hypothesis, position], step_outputs, api_visibility="private")
 

@@ -6,6 +6,10 @@ Examples:
     accelerate launch train.py --dataset_name bentrevett/multi30k --push_to_hub --hub_model_id you/attention-demo
 
 Run ``python train.py --help`` for every option.
+
+Afterwards, the corpus-level evidence (gradient saliency, occlusion, agreement with attention; see
+``attention_demo/evidence.py``) is one more command over the same folder, stored in its metrics.json:
+    python -m attention_demo.evidence --model outputs/multi30k-de-en --dataset_name bentrevett/multi30k
 """
 
 from attention_demo.training import main

@@ -77,6 +77,7 @@ def attention_heatmap(
     title: str = "",
     pieces: bool = True,
     highlight_row: int | None = None,
+    colorbar_label: str = "attention weight α",
 ) -> Figure:
     """Heatmap of ``attention`` ``(tgt_len, src_len)``: target tokens as rows, source tokens as columns.
 
@@ -86,6 +87,7 @@ def attention_heatmap(
         title: figure title.
         pieces: the labels are BPE pieces (shown via :func:`display_piece`); False for merged words.
         highlight_row: a row to outline (the target word picked in the app).
+        colorbar_label: what the values are (the same heatmap shows gradient saliency).
     """
     attention = np.asarray(attention, dtype=float)
     rows, cols = attention.shape
@@ -110,7 +112,7 @@ def attention_heatmap(
         ax.add_patch(Rectangle((-0.5, highlight_row - 0.5), cols, 1, fill=False, edgecolor="tab:red", linewidth=2.0))
     if title:
         ax.set_title(plain_label_multiline(title), fontsize=11)
-    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="attention weight α")
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=colorbar_label)
     fig.tight_layout()
     return fig
 
@@ -258,5 +260,98 @@ def training_curves_figure(history: dict | None) -> Figure:
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax_bleu.legend()
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Evidence beyond heatmaps (attention_demo.evidence)
+# ---------------------------------------------------------------------------------------------------------------------
+
+FLAG_COLOURS = {"dropped": "tab:red", "repeated": "tab:orange", "": "tab:blue"}
+
+
+def coverage_figure(
+    totals: Sequence[float], flags: Sequence[str], labels: Sequence[str], pieces: bool = True, title: str = ""
+) -> Figure:
+    """Bars of the total attention each source piece (or word) received over the output, coloured by flag."""
+    totals = np.asarray(totals, dtype=float)
+    shown = display_piece if pieces else (lambda label: label)
+    fig = _figure(min(14.0, max(4.5, 0.42 * len(totals) + 2.2)), 2.8)
+    ax = fig.subplots()
+    x = np.arange(len(totals))
+    ax.bar(x, totals, color=[FLAG_COLOURS.get(f, "tab:blue") for f in flags])
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_xticks(
+        x, [plain_label(shown(p)) for p in labels[: len(totals)]], rotation=60, ha="right", rotation_mode="anchor",
+        fontsize=_font_size(len(totals)),
+    )  # fmt: skip
+    ax.set_ylabel("total attention Σ_t α_tj")
+    ax.set_title(plain_label_multiline(title or "Coverage (red: probably dropped, orange: probably repeated)"))
+    fig.tight_layout()
+    return fig
+
+
+def gradient_by_distance_figure(evidence: dict | None) -> Figure:
+    """Mean normalised saliency by the distance |i - t| between source piece and output position, per model."""
+    models = (evidence or {}).get("models") or {}
+    if not models:
+        return message_figure(
+            "No evidence in metrics.json; run python -m attention_demo.evidence (see README).", "Gradient by distance"
+        )
+    fig = _figure(7.5, 4.0)
+    ax = fig.subplots()
+    for name, numbers in models.items():
+        curve = numbers.get("gradient_by_distance") or {}
+        ys = np.array([np.nan if v is None else v for v in curve.get("mean_saliency") or []], dtype=float)
+        is_baseline = name == "baseline"
+        ax.plot(
+            curve.get("distance", [])[: len(ys)], ys, marker="o", markersize=3, color=model_colour(name),
+            linestyle="--" if is_baseline else "-", label=f"{name} (no attention)" if is_baseline else name,
+        )  # fmt: skip
+    ax.set_xlabel("distance |i − t| between source position i and output position t (subwords)")
+    ax.set_ylabel("mean share of the output word's saliency")
+    ax.set_title(f"Where the gradient reaches ({evidence.get('num_sentences', '?')} test sentences, greedy)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+AGREEMENT_PAIRS = {
+    "attention_vs_saliency": "attention vs saliency",
+    "attention_vs_occlusion": "attention vs occlusion",
+    "saliency_vs_occlusion": "saliency vs occlusion",
+}
+
+
+def agreement_histograms_figure(evidence: dict | None) -> Figure:
+    """Histograms of per-step Kendall τ and Jensen–Shannon divergence, one row per comparison, one line per model."""
+    models = (evidence or {}).get("models") or {}
+    if not models:
+        return message_figure(
+            "No evidence in metrics.json; run python -m attention_demo.evidence (see README).", "Agreement"
+        )
+    fig = _figure(11.0, 3.0 * len(AGREEMENT_PAIRS))
+    axes = fig.subplots(len(AGREEMENT_PAIRS), 2, squeeze=False)
+    for row, (pair, pair_label) in enumerate(AGREEMENT_PAIRS.items()):
+        for col, measure in enumerate(("kendall_tau", "jsd")):
+            ax = axes[row][col]
+            for name, numbers in models.items():
+                summary = ((numbers.get("agreement") or {}).get(pair) or {}).get(measure) or {}
+                counts = np.asarray(summary.get("counts") or [], dtype=float)
+                bins = np.asarray(summary.get("bins") or [], dtype=float)
+                if not counts.size or counts.sum() == 0:
+                    continue
+                centres = (bins[:-1] + bins[1:]) / 2
+                top1 = (numbers["agreement"][pair].get("top1") or {}).get("mean")
+                label = f"{name}: mean {summary.get('mean')}" + (f", top-1 {top1}" if top1 is not None else "")
+                ax.step(centres, counts / counts.sum(), where="mid", color=model_colour(name), label=label,
+                        linestyle="--" if name == "baseline" else "-")  # fmt: skip
+            ax.set_title(f"{pair_label}: {'Kendall τ' if measure == 'kendall_tau' else 'JS divergence (bits)'}")
+            ax.set_ylabel("share of output steps")
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -458,6 +458,12 @@ def run(args: TrainingArguments) -> dict | None:
     repo_id = args.hub_model_id or output.name
     build_model_card(metrics, repo_id).save(output / "README.md")
     logger.info("wrote %s in %.0f s", output, time.time() - started)
+    logger.info(
+        "corpus evidence (saliency, occlusion, agreement): python -m attention_demo.evidence --model %s "
+        "--dataset_name %s",
+        output,
+        args.dataset_name,
+    )
     if args.push_to_hub:
         from attention_demo.hub import push_folder
 

@@ -258,6 +258,70 @@ def test_compare_tab_shows_every_attention_type(demo: app.AttentionDemo) -> None
         assert all(isinstance(f, Figure) for f in figures)
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Evidence beyond the heatmap: coverage, saliency, agreement, surgery
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(
+    demo: app.AttentionDemo, merge: bool
+) -> None:
+    view = demo.translate(SENTENCE, "additive", 2, merge)
+    candidate = view.shown.candidates[1]
+    evidence_view = demo.evidence_view(view.shown, 1, merge)
+    assert isinstance(evidence_view.coverage_figure, Figure)
+    assert isinstance(evidence_view.saliency_figure, Figure)
+    assert isinstance(evidence_view.baseline_saliency_figure, Figure)  # the baseline has saliency, too
+    totals = evidence_view.coverage_table["total attention"].astype(float)
+    assert totals.sum() == pytest.approx(len(candidate.pieces), abs=0.01)  # every row of α sums to 1
+    assert set(evidence_view.coverage_table["flag"]) <= {"", "dropped", "repeated"}
+    agreement = evidence_view.agreement_table
+    assert list(agreement.columns) == app.AGREEMENT_COLUMNS
+    assert len(agreement) == len(candidate.pieces) + 1 and agreement["output"].iloc[0] == "mean"
+    assert len(evidence_view.steps) == len(candidate.pieces)
+    assert len(evidence_view.sources) == len(view.shown.source_pieces)
+    assert "not proof" in evidence_view.notice
+    assert demo.evidence_view(None, 0, merge).notice == "Translate a sentence first."
+
+
+@pytest.mark.parametrize("mode", ["own", "uniform", "one_word", "permuted", "nonsense"])
+def test_surgery_shows_original_control_and_operated_output(demo: app.AttentionDemo, mode: str) -> None:
+    view = demo.translate(SENTENCE, "dot", 1)
+    notice, table = demo.surgery(view.shown, 0, 1, mode, 0)
+    assert list(table.columns) == app.SURGERY_COLUMNS and len(table) == 3
+    assert table["translation"].iloc[0] == view.attention_text
+    assert table["translation"].iloc[1] == view.attention_text  # control: own weights reproduce greedy decoding
+    if mode == "own":
+        assert table["translation"].iloc[2] == view.attention_text and "the same output" in notice
+    assert notice.startswith("Step 2")
+    assert demo.surgery(None, 0, 0, "uniform", 0)[0] == "Translate a sentence first."
+
+
+def test_corpus_evidence_is_read_from_metrics(demo: app.AttentionDemo) -> None:
+    assert demo.evidence_summary().empty  # the tiny folder has no "evidence" (the corpus command was not run)
+    assert len(plots.gradient_by_distance_figure(None).axes) == 1  # the "missing" message
+    counts = [1, 2, 3, 4]
+    agreement = {
+        "kendall_tau": {"mean": 0.3, "bins": [-1.0, -0.5, 0.0, 0.5, 1.0], "counts": counts},
+        "top1": {"mean": 0.5},
+        "jsd": {"mean": 0.2, "bins": [0.0, 0.25, 0.5, 0.75, 1.0], "counts": counts},
+        "chance_top1": 0.1,
+        "num_steps": 10,
+    }
+    model = {
+        "gradient_by_distance": {"distance": [0, 1, 2], "mean_saliency": [0.5, 0.3, None]},
+        "agreement": {"attention_vs_saliency": agreement, "saliency_vs_occlusion": agreement},
+    }
+    numbers = {"num_sentences": 3, "models": {"additive": model, BASELINE: model}}
+    bare = app.AttentionDemo.__new__(app.AttentionDemo)
+    bare.metrics = {"evidence": numbers}
+    summary = bare.evidence_summary()
+    assert list(summary.columns) == app.EVIDENCE_SUMMARY_COLUMNS and len(summary) == 4
+    assert len(plots.gradient_by_distance_figure(numbers).axes) == 1
+    assert len(plots.agreement_histograms_figure(numbers).axes) == 6
+
+
 def test_evidence_plots_build_from_the_files(demo: app.AttentionDemo) -> None:
     assert set(demo.metrics["models"]) == set(APP_MODELS)
     table = demo.results_table()
