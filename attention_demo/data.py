@@ -98,11 +98,16 @@ def load_parallel_data(
     return corpora
 
 
+def source_ids(tokenizer: Tokenizer, text: str) -> list[int]:
+    """A source sentence as the encoder reads it: subword ids, cut to ``MAX_SOURCE_TOKENS`` with ``</s>`` last."""
+    return encode(tokenizer, text)[: MAX_SOURCE_TOKENS - 1] + [EOS_ID]
+
+
 class TokenizedPairs(torch.utils.data.Dataset):
     """Token ids of a corpus: source ends with ``</s>``; target is wrapped as ``<s> y </s>``."""
 
     def __init__(self, corpus: ParallelCorpus, src_tokenizer: Tokenizer, tgt_tokenizer: Tokenizer) -> None:
-        self.source = [encode(src_tokenizer, s)[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] for s in corpus.source]
+        self.source = [source_ids(src_tokenizer, s) for s in corpus.source]
         self.target = [[BOS_ID] + encode(tgt_tokenizer, t)[: MAX_TARGET_TOKENS - 2] + [EOS_ID] for t in corpus.target]
 
     def __len__(self) -> int:

@@ -29,12 +29,12 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from attention_demo.data import (
-    MAX_SOURCE_TOKENS,
     BucketBatchSampler,
     ParallelCorpus,
     TokenizedPairs,
     collate,
     load_parallel_data,
+    source_ids,
 )
 from attention_demo.decoding import translate_ids
 from attention_demo.evaluation import corpus_scores, evaluate_translations
@@ -52,10 +52,8 @@ from attention_demo.model_repo import (
     write_json_atomic,
 )
 from attention_demo.tokenizer import (
-    EOS_ID,
     PAD_ID,
     decode,
-    encode,
     load_tokenizer,
     pieces,
     tokenizer_filename,
@@ -200,14 +198,14 @@ def translate_corpus(
 ) -> list[str]:  # noqa: ANN001
     """Detokenized best translations of a list of sentences."""
     model.eval()
-    ids = [encode(src_tok, s)[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] for s in sources]
+    ids = [source_ids(src_tok, s) for s in sources]
     return [decode(tgt_tok, hyps[0].words) for hyps in translate_ids(model, ids, beam_size, batch_size)]
 
 
 def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok, tgt_tok) -> list[dict]:  # noqa: ANN001
     """Greedy translations of a few sentences with their attention matrices (rounded, for a small JSON)."""
     model.eval()
-    ids = [encode(src_tok, s)[: MAX_SOURCE_TOKENS - 1] + [EOS_ID] for s in sentences]
+    ids = [source_ids(src_tok, s) for s in sentences]
     rows = []
     for src_ids, (hyp,) in zip(ids, translate_ids(model, ids, beam_size=1)):
         rows.append(
