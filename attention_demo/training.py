@@ -265,11 +265,17 @@ def train_model(
     checkpoint_path = Path(args.output_dir) / CHECKPOINT_DIR / f"{name}.pt"
     state = {"epoch": 0, "history": [], "attention": [], "train_seconds": 0.0, "best_bleu": -1.0, "best_epoch": 0}
     if args.resume_from_checkpoint and checkpoint_path.is_file():
-        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        state = checkpoint["state"]
+        try:
+            checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            state = checkpoint["state"]
+        except Exception as error:  # truncated/corrupt file, or one from other model sizes: never half-load
+            raise RuntimeError(
+                f"Checkpoint {checkpoint_path} cannot be resumed ({type(error).__name__}: {error}). Delete it to "
+                f"retrain {name!r} from scratch, or run with the arguments that wrote it."
+            ) from error
         accelerator.print(f"[{name}] resumed from {checkpoint_path} after epoch {state['epoch']}")
 
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)

@@ -289,3 +289,17 @@ def test_push_to_hub_without_hub_model_id_is_refused(
         run_tiny_training(tmp_path / "out", "--attention", "baseline", "--num_train_epochs", "1", "--push_to_hub")
     assert recorder.created == [] and recorder.uploads == []
     assert (tmp_path / "out" / "metrics.json").is_file()
+
+
+def test_corrupt_checkpoint_gives_a_clear_error_naming_the_file(
+    tmp_path: Path, run_tiny_training: Callable[..., dict | None]
+) -> None:
+    """A truncated checkpoint is refused with an error that names the file and says what to do; nothing half-loads."""
+    output = tmp_path / "run"
+    run_tiny_training(output, "--num_train_epochs", "1", "--attention", "dot")
+    checkpoint = output / "checkpoints" / "dot.pt"
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RuntimeError, match="cannot be resumed") as error:
+        run_tiny_training(output, "--num_train_epochs", "2", "--attention", "dot", "--resume_from_checkpoint")
+    assert str(checkpoint) in str(error.value) and "Delete it" in str(error.value)
