@@ -58,7 +58,7 @@ def greedy_search(
     model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor, max_len: int | None = None
 ) -> list[Hypothesis]:
     """Pick the most probable word at every step. src/src_mask ``(batch, src_len)``; one hypothesis per sentence."""
-    batch, src_len = src.shape
+    batch = src.size(0)
     caps = output_caps(src_mask, max_len)
     memory = model.encode(src, src_mask)
     prev = torch.full((batch, 1), BOS_ID, dtype=torch.long, device=src.device)
