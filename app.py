@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import logging
 import os
 import random
@@ -35,6 +36,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
+from gradio.components.plot import PlotData
 from matplotlib.figure import Figure
 
 from attention_demo import evidence, plots
@@ -685,8 +687,17 @@ def formula_markdown(attention_type: str) -> str:
     )
 
 
+def plot_value(value: Any) -> Any:
+    """A matplotlib figure as ``gr.Plot`` data, encoded fast (:func:`plots.figure_data_uri`); anything else as is."""
+    if isinstance(value, Figure):
+        return PlotData(type="matplotlib", plot=plots.figure_data_uri(value))
+    return value
+
+
 def guarded(handler: Callable[..., Any], outputs: int, notice: int, what: str) -> Callable[..., Any]:
     """Wrap an event handler so that no exception reaches Gradio: log it and show a clear sentence instead.
+
+    Figures among the handler's return values are encoded here (:func:`plot_value`), inside the ``try``.
 
     On an error every output is left unchanged (``gr.skip()``) except output ``notice``, which gets the message.
     """
@@ -694,7 +705,8 @@ def guarded(handler: Callable[..., Any], outputs: int, notice: int, what: str) -
     @functools.wraps(handler)
     def run(*args: Any) -> Any:
         try:
-            return handler(*args)
+            values = handler(*args)
+            return tuple(map(plot_value, values)) if isinstance(values, tuple) else plot_value(values)
         except Exception as error:
             logger.exception("Error while %s", what)
             values: list[Any] = [gr.skip()] * outputs
@@ -996,11 +1008,28 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     translator, notice = load_translator(args.model)
     logger.info("%s", notice)
+    blocks = build_app(translator, notice)
+    tune_for_serving()
     launch(
-        build_app(translator, notice),
+        blocks,
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
     )
+
+
+def tune_for_serving() -> None:
+    """Process settings for a long-running server, applied once the models are loaded and the UI is built.
+
+    - One share of the CPU cores per concurrent request (``CONCURRENCY_LIMIT``): two requests with two threads each
+      on a two-core machine made the threads wait on each other (see the Performance section of the README).
+    - ``gc.freeze()``: the half a million objects of torch, Gradio and the models live as long as the process, but the
+      garbage collector walked all of them in every full collection, a pause of up to 0.4 s in the middle of a
+      request (the figures of every request start such collections). Frozen objects are skipped.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, cores // CONCURRENCY_LIMIT))
+    gc.collect()
+    gc.freeze()
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:

@@ -11,11 +11,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and Spaces
 
+import base64  # noqa: E402
+import io  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties, findfont, get_font  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.transforms import ScaledTranslation, Transform  # noqa: E402
 
 MODEL_COLOURS = {"additive": "tab:blue", "general": "tab:orange", "dot": "tab:green", "baseline": "black"}
 MAX_LABEL_CHARS = 18  # longer axis labels are shortened with an ellipsis
@@ -52,6 +56,38 @@ def _font_size(count: int) -> float:
 def _figure(width: float, height: float) -> Figure:
     """A new pyplot-free figure of ``width`` x ``height`` inches."""
     return Figure(figsize=(width, height), dpi=DPI)
+
+
+_TICK = 0.12  # inches: tick length and padding next to tick labels
+_AXIS_LABEL = 0.3  # inches: an axis label at 10 pt and its padding
+_SIN60 = 0.866
+
+
+def _text_width(texts: Sequence[str], fontsize: float) -> float:
+    """Width in inches of the widest of ``texts`` in the default font, measured without drawing anything."""
+    font = get_font(findfont(FontProperties()))  # matplotlib caches fonts per thread, so this is cheap and safe
+    font.set_size(fontsize, 72)
+    widest = 0.0
+    for text in texts:
+        font.set_text(text, 0.0)
+        widest = max(widest, font.get_width_height()[0] / 64 / 72)  # 26.6 fixed point at 72 dpi: points -> inches
+    return widest
+
+
+def figure_data_uri(fig: Figure) -> str:
+    """``fig`` as a ``data:image/webp`` URI, encoded losslessly at libwebp's fastest setting.
+
+    Gradio's default (lossy WebP at its default effort) took about 30 ms for a heatmap, a large part of the app's
+    main request; lossless method 0 takes about 6 ms, keeps every colour exact and is still smaller than PNG.
+    """
+    with io.BytesIO() as buffer:
+        fig.savefig(buffer, format="webp", pil_kwargs={"lossless": True, "method": 0})
+        return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _shifted(transform: Transform, dx: float, dy: float, fig: Figure) -> Transform:
+    """``transform`` followed by a shift of (``dx``, ``dy``) inches."""
+    return transform + ScaledTranslation(dx, dy, fig.dpi_scale_trans)
 
 
 def plain_label_multiline(text: str) -> str:
@@ -92,28 +128,40 @@ def attention_heatmap(
     attention = np.asarray(attention, dtype=float)
     rows, cols = attention.shape
     shown = display_piece if pieces else (lambda label: label)
-    width = min(14.0, max(4.5, 0.42 * cols + 2.2))
-    height = min(12.0, max(3.0, 0.32 * rows + 1.6))
-    fig = _figure(width, height)
+    x_labels = [plain_label(shown(p)) for p in source_labels[:cols]]
+    y_labels = [plain_label(shown(p)) for p in target_labels[:rows]]
+    x_size, y_size = _font_size(cols), _font_size(rows)
+    # Margins and label positions from the measured label widths instead of fig.tight_layout() and matplotlib's
+    # automatic label placement: both measure every tick label by laying it out again, which made drawing the
+    # heatmap the slowest part of the app's main request (see benchmarks/benchmark_app.py).
+    x_extent = _text_width(x_labels, x_size) * _SIN60 + 0.5 * x_size / 72 + _TICK  # labels rotated 60 degrees
+    y_extent = _text_width(y_labels, y_size) + _TICK
+    left = max(y_extent + _AXIS_LABEL, 0.5 * _text_width(x_labels[:1], x_size) - 0.1)  # the first x label leans left
+    bottom = x_extent + _AXIS_LABEL
+    top = 0.45 if title else 0.15
+    right = 1.0  # the colorbar, its ticks and its label
+    axes_width, axes_height = min(11.0, max(2.3, 0.42 * cols)), min(10.0, max(1.4, 0.32 * rows))
+    axes_width = max(axes_width, _text_width([title], 11) - 2 * min(left, right) + 0.1)  # room for the title
+    fig = _figure(axes_width + left + right, axes_height + bottom + top)
+    fig.subplots_adjust(
+        left=left / fig.get_figwidth(), right=1 - right / fig.get_figwidth(),
+        bottom=bottom / fig.get_figheight(), top=1 - top / fig.get_figheight(),
+    )  # fmt: skip
     ax = fig.subplots()
     image = ax.imshow(attention, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
-    ax.set_xticks(
-        range(cols),
-        [plain_label(shown(p)) for p in source_labels[:cols]],
-        rotation=60,
-        ha="right",
-        rotation_mode="anchor",
-        fontsize=_font_size(cols),
-    )
-    ax.set_yticks(range(rows), [plain_label(shown(p)) for p in target_labels[:rows]], fontsize=_font_size(rows))
+    ax.tick_params(length=0)  # the labels name the cells; tick marks would only add clutter
+    ax.set_xticks(range(cols), x_labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=x_size)
+    ax.set_yticks(range(rows), y_labels, fontsize=y_size)
     ax.set_xlabel("source (German)")
+    ax.xaxis.set_label_coords(0.5, 0.0, transform=_shifted(ax.transAxes, 0.0, -x_extent, fig))
     ax.set_ylabel("output (English)")
+    ax.yaxis.set_label_coords(0.0, 0.5, transform=_shifted(ax.transAxes, -y_extent, 0.0, fig))
     if highlight_row is not None and 0 <= highlight_row < rows:
         ax.add_patch(Rectangle((-0.5, highlight_row - 0.5), cols, 1, fill=False, edgecolor="tab:red", linewidth=2.0))
     if title:
-        ax.set_title(plain_label_multiline(title), fontsize=11)
-    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=colorbar_label)
-    fig.tight_layout()
+        ax.set_title(plain_label_multiline(title), fontsize=11, y=1.0, pad=6)  # a fixed y: no automatic placement
+    colorbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=colorbar_label)
+    colorbar.ax.yaxis.set_label_coords(1.0, 0.5, transform=_shifted(colorbar.ax.transAxes, 0.4, 0.0, fig))
     return fig
 
 

@@ -83,6 +83,25 @@ def test_pair(app_folder: Path) -> dict[str, str]:
     return {"source": examples[0]["source"], "reference": examples[0]["reference"]}
 
 
+def close_when_idle(blocks: gr.Blocks, timeout: float = 60.0) -> None:
+    """Wait until no event is running or queued, then close the app.
+
+    A browser test can end while the events it started (the evidence after a translation) still run in Gradio's
+    worker threads; if the interpreter then exits with torch code running in such a thread, the C++ runtime aborts
+    the whole process (exit code 134).
+    """
+    queue = blocks._queue  # Gradio has no public "idle" signal
+    deadline = time.monotonic() + timeout
+    idle_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - idle_since < 0.5:  # idle for half a second
+        queues = queue.event_queue_per_concurrency_id.values()
+        running = any(job is not None for job in queue.active_jobs)
+        if running or any(q.queue or q.current_concurrency for q in queues):
+            idle_since = time.monotonic()
+        time.sleep(0.05)
+    blocks.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_app import APP_ENV, SENTENCE, free_port, tiny_app_models
+from test_app import APP_ENV, SENTENCE, close_when_idle, free_port, tiny_app_models
 
 import app
 from attention_demo import hub
@@ -42,7 +42,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             yield f"http://127.0.0.1:{port}/"
         finally:
-            blocks.close()
+            close_when_idle(blocks)
             hub.hub_reachable.cache_clear()
 
 

@@ -1,0 +1,134 @@
+"""Helpers shared by the app benchmark and the load test: start ``python app.py`` in a subprocess, wait for its first
+answer, read its memory, and summarise latencies. Localhost only; the Hub is switched off (``HF_HUB_OFFLINE=1``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SENTENCE_15_WORDS = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."
+
+
+def free_port() -> int:
+    """A TCP port that is free on localhost right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_app(model: str | None, port: int, log_path: Path) -> subprocess.Popen:
+    """Start ``python app.py`` on ``port`` (bundled models unless ``model``), logging to ``log_path``."""
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    command = [sys.executable, str(REPO_ROOT / "app.py")] + (["--model", model] if model else [])
+    log = log_path.open("w")
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def translate_request(client, text: str = SENTENCE_15_WORDS, attention_type: str = "additive", beam: int = 5) -> tuple:  # noqa: ANN001
+    """One call of the app's ``/translate`` endpoint: both models, the beam table and the heatmap."""
+    result = client.predict(text, attention_type, beam, False, api_name="/translate")
+    if not result[1] or not result[2] or not str((result[8] or {}).get("plot", "")).startswith("data:image/"):
+        raise RuntimeError(f"incomplete answer: {str(result)[:300]}")
+    return result
+
+
+class RawClient:
+    """Calls an endpoint the way the browser does: POST ``queue/join``, then read the ``queue/data`` event stream.
+
+    ``gradio_client`` polls its message queue every 50 ms, which adds tens of milliseconds to every call it makes;
+    this client shows what the server itself takes (the same queue, the same handlers, the same serialisation).
+    """
+
+    def __init__(self, url: str, api_name: str) -> None:
+        import httpx
+
+        self.base = url.rstrip("/") + "/gradio_api"
+        config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
+        self.fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
+        self.http = httpx.Client(timeout=60)
+
+    def predict(self, *data: object) -> list:
+        session = uuid.uuid4().hex
+        body = {"data": list(data), "fn_index": self.fn_index, "session_hash": session, "event_data": None}
+        self.http.post(f"{self.base}/queue/join", json=body).raise_for_status()
+        with self.http.stream("GET", f"{self.base}/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed":
+                        if not message.get("success"):
+                            raise RuntimeError(f"request failed: {message}")
+                        return message["output"]["data"]
+        raise RuntimeError("the event stream ended without a result")
+
+
+def wait_for_first_answer(process: subprocess.Popen, url: str, timeout: float) -> tuple[float, float]:
+    """Poll until the app accepts a client and answers ``/translate``.
+
+    Returns (seconds until the port answered, seconds until the first translation), both from now.
+    """
+    from gradio_client import Client
+
+    started = time.perf_counter()
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    port_open = None
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode} before answering")
+        if port_open is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                port_open = time.perf_counter() - started
+            except OSError:
+                time.sleep(0.05)
+                continue
+        try:
+            translate_request(Client(url, verbose=False))
+            return port_open, time.perf_counter() - started
+        except Exception:  # not ready yet (the routes come up just after the port)
+            time.sleep(0.1)
+    raise TimeoutError(f"the app did not answer within {timeout:.0f} s")
+
+
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of process ``pid`` in MB, from ``/proc`` (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far, from ``/proc`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values``, linearly interpolated."""
+    return float(np.percentile(values, q))
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate the app and wait for it."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -1,0 +1,153 @@
+"""App benchmark: cold start, request latency through ``gradio_client`` with its breakdown, and peak memory.
+
+    python benchmarks/benchmark_app.py                  # bundled models, 30 timed requests
+    python benchmarks/benchmark_app.py --requests 100
+
+What one ``/translate`` request does (the 15-word sentence, attention model and baseline, beam 5, heatmap):
+
+1. The breakdown is measured in this process on the same models: the two beam searches (model), the rest of
+   ``AttentionDemo.translate`` (beam table, highlight, chrF), building the heatmap figure, and drawing + encoding it.
+   "Gradio + HTTP" is the end-to-end median minus the in-process median.
+2. ``python app.py`` is started in a subprocess; cold start is the time from launching it to the first answered
+   ``/translate`` request (model loading, imports, building the UI, the first request itself).
+3. Timed requests one after another (after two warm-up requests): p50 and p95 through ``gradio_client``, then the
+   same request sent the way the browser sends it (join the queue, read the event stream), which separates the
+   server's time from ``gradio_client``'s own polling.
+4. Peak memory is the app process's peak resident set size (VmHWM) at the end.
+
+For many users at once see ``load_test.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing the package
+
+import gradio as gr  # noqa: E402
+import torch  # noqa: E402
+from app_server import (  # noqa: E402
+    SENTENCE_15_WORDS,
+    RawClient,
+    free_port,
+    peak_rss_mb,
+    percentile,
+    start_app,
+    stop,
+    translate_request,
+    wait_for_first_answer,
+)
+from gradio_client import Client  # noqa: E402
+
+import app  # noqa: E402
+from attention_demo import plots  # noqa: E402
+from attention_demo.model import BASELINE  # noqa: E402
+
+
+def timed(fn, repeats: int) -> tuple[list[float], object]:  # noqa: ANN001
+    """Run ``fn`` once to warm up, then ``repeats`` times; the times in ms and the last result."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
+def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str, float]:
+    """Median ms of each part of one translate request, measured in this process."""
+    translator, _ = app.load_translator(folder)
+    demo = app.AttentionDemo(translator)
+    app.tune_for_serving()  # the same threads and garbage-collector settings as the served app
+    parts: dict[str, float] = {}
+    with torch.inference_mode():
+        times, _ = timed(
+            lambda: (
+                translator.translate([SENTENCE_15_WORDS], attention_type, 5),
+                translator.translate([SENTENCE_15_WORDS], BASELINE, 5),
+            ),
+            repeats,
+        )
+    parts["model: attention + baseline beam search"] = percentile(times, 50)
+    times, view = timed(lambda: demo.translate(SENTENCE_15_WORDS, attention_type, 5), repeats)
+    translate_total = percentile(times, 50)
+    times, _ = timed(lambda: demo.show_hypothesis(view.shown, 0, False), repeats)
+    parts["plotting: build the heatmap figure"] = percentile(times, 50)
+    measured = parts["model: attention + baseline beam search"] + parts["plotting: build the heatmap figure"]
+    parts["rest of AttentionDemo.translate (tables, highlight)"] = max(0.0, translate_total - measured)
+    figure = view.view.heatmap
+    times, _ = timed(lambda: plots.figure_data_uri(figure), repeats)
+    parts["plotting: draw + encode (lossless WebP, method 0)"] = percentile(times, 50)
+    times, _ = timed(lambda: gr.Plot().postprocess(figure), repeats)
+    parts["(for comparison: draw + encode with Gradio's default lossy WebP)"] = percentile(times, 50)
+    return parts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled models)")
+    parser.add_argument("--attention_type", default="additive")
+    parser.add_argument("--requests", type=int, default=30, help="timed end-to-end requests")
+    parser.add_argument("--repeats", type=int, default=20, help="timed repetitions per in-process part")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the app to answer")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
+
+    parts = breakdown(args.model, args.attention_type, args.repeats)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log_path = Path(tempfile.gettempdir()) / f"benchmark_app_{port}.log"
+    launched = time.perf_counter()
+    process = start_app(args.model, port, log_path)
+    try:
+        port_open, _ = wait_for_first_answer(process, url, args.timeout)
+        cold_start = time.perf_counter() - launched
+        client = Client(url, verbose=False)
+        for _ in range(2):
+            translate_request(client, attention_type=args.attention_type)
+        latencies = []
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            translate_request(client, attention_type=args.attention_type)
+            latencies.append((time.perf_counter() - started) * 1000)
+        raw = RawClient(url, "translate")
+        raw_latencies = []
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            raw.predict(SENTENCE_15_WORDS, args.attention_type, 5, False)
+            raw_latencies.append((time.perf_counter() - started) * 1000)
+        current_mb, peak_mb = peak_rss_mb(process.pid)
+    finally:
+        stop(process)
+
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    in_process = sum(value for name, value in parts.items() if not name.startswith("("))
+    print(f"\n| app (log: {log_path}) | measured | target |\n|---|---|---|")
+    print(f"| cold start: `python app.py` to the first answered /translate | {cold_start:.1f} s | ≤ 15 s |")
+    print(f"| (of which: until the port answered) | {port_open:.1f} s | |")
+    print(f"| /translate, 15 words, both models, beam 5, heatmap: p50 ({args.requests} requests) | {p50:.0f} ms "
+          "| ≤ 300 ms |")  # fmt: skip
+    print(f"| /translate p95 | {p95:.0f} ms | ≤ 600 ms |")
+    raw_p50, raw_p95 = percentile(raw_latencies, 50), percentile(raw_latencies, 95)
+    print(f"| the same request as a browser sends it (raw SSE): p50 / p95 | {raw_p50:.0f} / {raw_p95:.0f} ms | |")
+    print(f"| peak resident memory of the app (VmHWM) | {peak_mb:,.0f} MB | ≤ 1,500 MB |")
+    print(f"| resident memory at the end | {current_mb:,.0f} MB | |")
+
+    print("\n| where one request's time goes (medians) | ms |\n|---|---|")
+    for name, value in parts.items():
+        print(f"| {name} | {value:.1f} |")
+    print(f"| Gradio server + HTTP (raw SSE p50 minus the parts above) | {max(0.0, raw_p50 - in_process):.1f} |")
+    print(f"| gradio_client's own overhead (its p50 minus the raw SSE p50) | {max(0.0, p50 - raw_p50):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
