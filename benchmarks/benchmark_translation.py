@@ -1,0 +1,76 @@
+"""Batch translation benchmark: sentences per second over a whole test set, greedy and beam 5, for every model.
+
+    python benchmarks/benchmark_translation.py --dataset_name ../shared/data/multi30k     # the offline copy
+    python benchmarks/benchmark_translation.py                                            # bentrevett/multi30k
+    python benchmarks/benchmark_translation.py --dataset_name ... --batch_sizes 1 64      # batching's effect
+
+Each run translates the whole split with ``Translator.translate`` (length-sorted batches, the code path of
+evaluation and of ``python -m attention_demo.translate``) and is timed from the first sentence to the last,
+tokenization and detokenization included. BLEU of each run is printed next to it, and for beam 5 with the default
+batch size it is compared with the test BLEU stored in the folder's ``metrics.json``: the same number means the
+benchmark timed the real evaluation, not a shortcut.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # run from anywhere without installing the package
+
+import torch  # noqa: E402
+
+from attention_demo.data import load_parallel_data  # noqa: E402
+from attention_demo.evaluation import corpus_scores  # noqa: E402
+from attention_demo.model_repo import METRICS_FILE, read_json  # noqa: E402
+from attention_demo.translate import Translator  # noqa: E402
+
+BUNDLED = REPO_ROOT / "models" / "multi30k-de-en"
+DEFAULT_BATCH = 64
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=str(BUNDLED), help="model folder")
+    parser.add_argument("--dataset_name", default="bentrevett/multi30k", help="Hub dataset id or local folder")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--models", nargs="*", default=None, help="which models of the folder (default: all)")
+    parser.add_argument("--beam_sizes", nargs="*", type=int, default=[1, 5])
+    parser.add_argument("--batch_sizes", nargs="*", type=int, default=[DEFAULT_BATCH])
+    args = parser.parse_args()
+
+    translator = Translator(args.model, names=args.models)
+    corpus = load_parallel_data(args.dataset_name, translator.source_lang, translator.target_lang, splits=[args.split])[
+        args.split
+    ]
+    stored = (read_json(Path(args.model) / METRICS_FILE) or {}).get("models", {}) if Path(args.model).is_dir() else {}
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; {len(corpus)} sentences ({args.dataset_name}, {args.split})"
+    )
+    print("\n| model | search | batch | seconds | sentences/s | BLEU | stored test BLEU |")
+    print("|---|---|---|---|---|---|---|")
+    for name in translator.models:
+        for beam in args.beam_sizes:
+            for batch in args.batch_sizes:
+                started = time.perf_counter()
+                with torch.inference_mode():
+                    outputs = translator.translate(corpus.source, name, beam, batch_size=batch)
+                seconds = time.perf_counter() - started
+                bleu = corpus_scores([o.text for o in outputs], corpus.target)["bleu"]
+                reference = ""
+                if beam == 5 and batch == DEFAULT_BATCH and args.split == "test":
+                    value = (stored.get(name) or {}).get("bleu")
+                    reference = f"{value:.2f}" if isinstance(value, (int, float)) else "(none stored)"
+                search = "greedy" if beam == 1 else f"beam {beam}"
+                print(f"| {name} | {search} | {batch} | {seconds:.1f} | {len(corpus) / seconds:.1f} | {bleu:.2f} "
+                      f"| {reference} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
