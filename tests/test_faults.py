@@ -1,0 +1,115 @@
+"""Training killed with SIGKILL (no cleanup, no ``finally``) and resumed gives the same result as an uninterrupted run.
+
+Each run is a real ``python train.py`` process. The killed run is started through a small bootstrap that makes the
+process send itself SIGKILL at a chosen point; ``train.py`` itself has no test hooks. Two points:
+
+- ``mid_epoch``: three optimizer steps into epoch 2, after epoch 1's checkpoint was written;
+- ``checkpoint_write``: while writing epoch 2's checkpoint, after half a file has reached the disk.
+
+The resumed run is the plain ``python train.py ... --resume_from_checkpoint``.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO_ROOT, SUBPROCESS_TIMEOUT_S, offline_env, run_subprocess
+from test_train import without_timing
+
+from attention_demo.model_repo import load_model, read_json
+
+ARGS = ("--num_train_epochs", "3", "--attention", "additive", "--seed", "7")
+KILL_AFTER_STEPS = 3
+
+# Runs train.py's main in a process that kills itself with SIGKILL at the point named by argv[1].
+BOOTSTRAP = f"""
+import os, runpy, signal, sys
+from pathlib import Path
+import torch
+
+point, checkpoint = sys.argv[1], Path(sys.argv[2])
+sys.argv = ["train.py", *sys.argv[3:]]
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "mid_epoch":
+    real_step, steps = torch.optim.AdamW.step, []
+
+    def step(self, *args, **kwargs):
+        if checkpoint.is_file():  # epoch 1 is saved: this is epoch 2
+            steps.append(1)
+            if len(steps) == {KILL_AFTER_STEPS}:
+                die()
+        return real_step(self, *args, **kwargs)
+
+    torch.optim.AdamW.step = step
+elif point == "checkpoint_write":
+    real_save = torch.save
+
+    def save(obj, path, *args, **kwargs):
+        if str(path).endswith(".tmp") and checkpoint.is_file():  # the second checkpoint
+            Path(path).write_bytes(b"PK half a checkpoint")
+            die()
+        return real_save(obj, path, *args, **kwargs)
+
+    torch.save = save
+runpy.run_path("train.py", run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Path:
+    """The reference: the same training, never interrupted."""
+    from conftest import TINY_MODEL_ARGS
+
+    output = tmp_path_factory.mktemp("uninterrupted") / "models"
+    argv = ["--dataset_name", str(tiny_dataset), "--output_dir", str(output), *TINY_MODEL_ARGS, *ARGS]
+    result = run_subprocess([sys.executable, "train.py", *argv])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["mid_epoch", "checkpoint_write"])
+def test_sigkilled_training_resumes_to_the_same_weights_and_metrics(
+    point: str, uninterrupted: Path, tmp_path: Path, tiny_argv: Callable[..., list[str]]
+) -> None:
+    output = tmp_path / "models"
+    argv = tiny_argv(output, *ARGS)
+    checkpoint = output / "checkpoints" / "additive.pt"
+
+    killed = subprocess.run(
+        [sys.executable, "-c", BOOTSTRAP, point, str(checkpoint), *argv],
+        cwd=REPO_ROOT, env=offline_env(), capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert torch.load(checkpoint, weights_only=False)["state"]["epoch"] == 1  # the last complete checkpoint survived
+    assert not (output / "metrics.json").exists()  # it died before the end
+    if point == "checkpoint_write":
+        assert checkpoint.with_suffix(".tmp").read_bytes() == b"PK half a checkpoint"
+
+    resumed = run_subprocess([sys.executable, "train.py", *argv, "--resume_from_checkpoint"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stdout + resumed.stderr
+    assert "epoch 1/3" not in resumed.stderr and "epoch 2/3" in resumed.stderr  # epoch 1 was not trained again
+
+    expected, actual = load_model(uninterrupted, "additive").state_dict(), load_model(output, "additive").state_dict()
+    assert expected.keys() == actual.keys()
+    assert all(torch.equal(expected[key], actual[key]) for key in expected)
+    expected_checkpoint = torch.load(uninterrupted / "checkpoints" / "additive.pt", weights_only=False)
+    actual_checkpoint = torch.load(checkpoint, weights_only=False)
+    for key, value in expected_checkpoint["model"].items():
+        assert torch.equal(value, actual_checkpoint["model"][key]), key
+    for state_a, state_b in zip(
+        expected_checkpoint["optimizer"]["state"].values(), actual_checkpoint["optimizer"]["state"].values()
+    ):
+        assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    for filename in ("metrics.json", "history.json", "attention_evolution.json"):
+        assert without_timing(read_json(output / filename)) == without_timing(read_json(uninterrupted / filename))
