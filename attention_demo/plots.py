@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # no display on servers and Spaces
 
 import base64  # noqa: E402
 import io  # noqa: E402
+import unicodedata  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -34,10 +35,12 @@ def display_piece(piece: str) -> str:
 
 
 def plain_label(text: str) -> str:
-    """Make arbitrary (user) text safe as a matplotlib label: no mathtext, bounded length.
+    """Make arbitrary (user) text safe as a matplotlib label: no mathtext, no invisible characters, bounded length.
 
-    A ``$`` would switch matplotlib to mathtext, and unbalanced or odd TeX raises at draw time: escape it.
+    A ``$`` would switch matplotlib to mathtext, and unbalanced or odd TeX raises at draw time: escape it. Control
+    and format characters (a tab is a piece of the German vocabulary) have no glyph: show them as escapes (``\\t``).
     """
+    text = "".join(repr(ch)[1:-1] if unicodedata.category(ch)[0] == "C" else ch for ch in text)
     if len(text) > MAX_LABEL_CHARS:
         text = text[: MAX_LABEL_CHARS - 1] + "…"
     return text.replace("$", r"\$")

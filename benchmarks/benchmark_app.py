@@ -13,7 +13,8 @@ What one ``/translate`` request does (the 15-word sentence, attention model and 
 3. Timed requests one after another (after two warm-up requests): p50 and p95 through ``gradio_client``, then the
    same request sent the way the browser sends it (join the queue, read the event stream), which separates the
    server's time from ``gradio_client``'s own polling.
-4. Peak memory is the app process's peak resident set size (VmHWM) at the end.
+4. Two oversized requests (100 kB and 5 MB of text): their time, and whether the app cut them with a notice.
+5. Peak memory is the app process's peak resident set size (VmHWM) at the end.
 
 For many users at once see ``load_test.py``.
 """
@@ -62,32 +63,33 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:  # noqa: ANN001
 
 
 def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str, float]:
-    """Median ms of each part of one translate request, measured in this process."""
+    """Median ms of each part of one translate request, measured in this process (rows in parentheses are for
+    comparison only and are not part of the request)."""
     translator, _ = app.load_translator(folder)
     demo = app.AttentionDemo(translator)
     app.tune_for_serving()  # the same threads and garbage-collector settings as the served app
-    parts: dict[str, float] = {}
+    names = [attention_type, BASELINE]
+
+    def median_ms(fn) -> float:  # noqa: ANN001
+        return percentile(timed(fn, repeats)[0], 50)
+
+    model = median_ms(lambda: demo.translate_with(SENTENCE_15_WORDS, names, 5))
     with torch.inference_mode():
-        times, _ = timed(
-            lambda: (
-                translator.translate([SENTENCE_15_WORDS], attention_type, 5),
-                translator.translate([SENTENCE_15_WORDS], BASELINE, 5),
-            ),
-            repeats,
-        )
-    parts["model: attention + baseline beam search"] = percentile(times, 50)
-    times, view = timed(lambda: demo.translate(SENTENCE_15_WORDS, attention_type, 5), repeats)
-    translate_total = percentile(times, 50)
-    times, _ = timed(lambda: demo.show_hypothesis(view.shown, 0, False), repeats)
-    parts["plotting: build the heatmap figure"] = percentile(times, 50)
-    measured = parts["model: attention + baseline beam search"] + parts["plotting: build the heatmap figure"]
-    parts["rest of AttentionDemo.translate (tables, highlight)"] = max(0.0, translate_total - measured)
+        one_by_one = median_ms(lambda: [translator.translate([SENTENCE_15_WORDS], name, 5) for name in names])
+    translate_total = median_ms(lambda: demo.translate(SENTENCE_15_WORDS, attention_type, 5))
+    view = demo.translate(SENTENCE_15_WORDS, attention_type, 5)
+    build = median_ms(lambda: demo.show_hypothesis(view.shown, 0, False))
     figure = view.view.heatmap
-    times, _ = timed(lambda: plots.figure_data_uri(figure), repeats)
-    parts["plotting: draw + encode (lossless WebP, method 0)"] = percentile(times, 50)
-    times, _ = timed(lambda: gr.Plot().postprocess(figure), repeats)
-    parts["(for comparison: draw + encode with Gradio's default lossy WebP)"] = percentile(times, 50)
-    return parts
+    return {
+        "model: attention + baseline beam search, side by side": model,
+        "(for comparison: the two models one after the other)": one_by_one,
+        "plotting: build the heatmap figure": build,
+        "rest of AttentionDemo.translate (tables, highlight)": max(0.0, translate_total - model - build),
+        "plotting: draw + encode (lossless WebP, method 0)": median_ms(lambda: plots.figure_data_uri(figure)),
+        "(for comparison: draw + encode with Gradio's default lossy WebP)": median_ms(
+            lambda: gr.Plot().postprocess(figure)
+        ),
+    }
 
 
 def main() -> None:
@@ -125,6 +127,13 @@ def main() -> None:
             started = time.perf_counter()
             raw.predict(SENTENCE_15_WORDS, args.attention_type, 5, False)
             raw_latencies.append((time.perf_counter() - started) * 1000)
+        _, peak_before_oversized = peak_rss_mb(process.pid)
+        oversized = {}
+        for size in (100_000, 5_000_000):
+            text = ("Die kleine Katze sieht den Hund im Park . " * (size // 40 + 1))[:size]
+            started = time.perf_counter()
+            notice = client.predict(text, args.attention_type, 5, False, api_name="/translate")[0]
+            oversized[size] = ((time.perf_counter() - started) * 1000, "only the first" in notice)
         current_mb, peak_mb = peak_rss_mb(process.pid)
     finally:
         stop(process)
@@ -139,7 +148,10 @@ def main() -> None:
     print(f"| /translate p95 | {p95:.0f} ms | ≤ 600 ms |")
     raw_p50, raw_p95 = percentile(raw_latencies, 50), percentile(raw_latencies, 95)
     print(f"| the same request as a browser sends it (raw SSE): p50 / p95 | {raw_p50:.0f} / {raw_p95:.0f} ms | |")
+    for size, (ms, cut) in oversized.items():
+        print(f"| a {size / 1000:,.0f} kB request: {'cut with a notice' if cut else 'NOT CUT'} | {ms:.0f} ms | quick |")
     print(f"| peak resident memory of the app (VmHWM) | {peak_mb:,.0f} MB | ≤ 1,500 MB |")
+    print(f"| (peak before the oversized requests) | {peak_before_oversized:,.0f} MB | |")
     print(f"| resident memory at the end | {current_mb:,.0f} MB | |")
 
     print("\n| where one request's time goes (medians) | ms |\n|---|---|")

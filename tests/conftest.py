@@ -12,12 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # No analytics or telemetry calls from any test (the network is closed anyway; this keeps them from even trying).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+# Property-based tests (test_hostile_input.py): the same examples on every CI run, so that a failure is reproducible
+# and a landing never depends on luck; HYPOTHESIS_PROFILE=explore draws new random examples on every run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Integration fixtures (test_train, test_hub, test_translate, test_accelerate): a tiny generated parallel dataset, tiny

@@ -169,14 +169,12 @@ def test_non_german_input_still_gets_an_answer(demo: app.AttentionDemo) -> None:
 
 
 @pytest.mark.parametrize("size", [10_000, 100_000])
-def test_long_input_is_cut_with_a_notice_and_stays_fast(demo: app.AttentionDemo, size: int) -> None:
+def test_long_input_is_cut_with_a_notice(demo: app.AttentionDemo, size: int) -> None:
+    """Cut before tokenizing (how long it takes is measured by benchmarks/benchmark_app.py, not asserted here)."""
     text = ("Die katze sieht den hund im park . " * (size // 30 + 1))[:size]
-    started = time.perf_counter()
     view = demo.translate(text, "additive", 2)
-    elapsed = time.perf_counter() - started
     assert f"{size:,} characters" in view.notice
     assert len(view.shown.text) <= app.MAX_INPUT_CHARS
-    assert elapsed < 15, f"{size} characters took {elapsed:.1f} s"
 
 
 def test_nonsense_parameters_are_tolerated(demo: app.AttentionDemo) -> None:

@@ -1,0 +1,225 @@
+"""Hostile input through the app's API: property-based tests (hypothesis) and oversized requests.
+
+Inputs: arbitrary Unicode (control and format characters, unpaired surrogates, right-to-left text, emoji), HTML and
+JavaScript payloads, markdown, TeX, very long strings. Three levels:
+
+1. the functions Gradio calls for the ``/translate`` and ``/compare`` endpoints (``blocks.fns``), many examples;
+2. the follow-up views of a translation (heatmap per word, one step, evidence, surgery), fewer examples;
+3. the running app through ``gradio_client``, fewer still, plus 100 kB and 5 MB requests.
+
+"Never renders input as markup" is checked on what comes back (plain strings, an image for each plot) and on the
+components that receive it (none renders Markdown or HTML; see also test_app.py and the browser tests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+import pytest
+from gradio.components.plot import PlotData
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_app import APP_ENV, close_when_idle, free_port, tiny_app_models
+
+import app
+from attention_demo import hub
+from attention_demo.translate import Translator
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "\"'><svg onload=alert(1)>",
+    "javascript:alert(document.cookie)",
+    "**fett** _kursiv_ `code` [link](javascript:alert(1)) ![bild](http://x/y.png)",
+    "# Überschrift\n> Zitat\n- Liste\n\n---",
+    "$x^2$ $$\\frac{1}{0}$$ \\( \\begin{align} $",
+    "{{7*7}} ${7*7} %s%n%x {0!r}",
+    "\u202egnirts desrever\u202c",  # right-to-left override
+    "مرحبا بالعالم",  # Arabic
+    "שלום עולם",  # Hebrew
+    "\x00\x01\x07\x1b[31mrot\x1b[0m\x7f",  # control characters, an ANSI escape
+    "\r\n\t\v\f\u0085\u2028\u2029",  # every kind of line break
+    "\u200b\u200c\u200d\ufeff\u2060",  # zero-width characters
+    "👩‍👩‍👧‍👦 🏳️‍🌈 🇩🇪",  # emoji sequences
+    "e\u0301\u0301\u0301\u0301 Z\u0336\u0335a\u0337lgo",  # stacked combining marks
+    "ﷺ ﷽ ㍻",  # characters that NFKC normalisation expands many times over
+    "\ud800 \udfff",  # unpaired surrogates (possible in JSON, not valid Unicode)
+    "../../etc/passwd \\\\server\\share",
+]
+GERMAN = ["Die", "kleine", "katze", "sieht", "den", "hund", "im", "park", "."]
+
+
+def hostile_text(surrogates: bool = True) -> st.SearchStrategy[str]:
+    """Arbitrary strings, mixes of payloads and German words, and long repetitions."""
+    characters = st.characters(exclude_categories=() if surrogates else ("Cs",))  # every code point
+    payloads = PAYLOADS if surrogates else [p for p in PAYLOADS if "\ud800" not in p]
+    pieces = st.one_of(st.sampled_from(payloads), st.sampled_from(GERMAN), st.text(characters, max_size=12))
+    return st.one_of(
+        st.text(characters, max_size=200),
+        st.lists(pieces, max_size=12).map(" ".join),
+        st.builds(lambda piece, n: piece * n, pieces, st.integers(50, 3000)),  # long, up to about 100 kB
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[app.AttentionDemo]:
+    """The app's models and views on the tiny models (the Hub switched off)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in APP_ENV.items():
+            patch.setenv(name, value)
+        hub.hub_reachable.cache_clear()
+        yield app.AttentionDemo(Translator(tiny_app_models(tmp_path_factory)), "Models: tiny test folder.")
+    hub.hub_reachable.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def blocks(demo: app.AttentionDemo) -> gr.Blocks:
+    return app.build_app(demo)
+
+
+def endpoint(blocks: gr.Blocks, api_name: str) -> Any:
+    """The function Gradio runs for ``api_name`` (the guarded handler)."""
+    return next(fn.fn for fn in blocks.fns.values() if fn.api_name == api_name)
+
+
+def assert_plain_notice(notice: Any) -> None:
+    """A notice is a sentence of ours, never the error message of a handler that failed."""
+    assert isinstance(notice, str)
+    assert not notice.startswith(app.ERROR_MESSAGE.split("{")[0]), notice
+
+
+def assert_text_or_empty_table(value: Any) -> None:
+    """A table's cells are plain strings or numbers (the Dataframes render them as text)."""
+    assert isinstance(value, pd.DataFrame)
+    for column in value.columns:
+        assert all(isinstance(cell, (str, int, float)) for cell in value[column]), column
+
+
+@given(text=hostile_text(), beam=st.integers(1, 3), merge=st.booleans(), kind=st.sampled_from(["additive", "dot", "x"]))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_translate_endpoint_answers_any_text(blocks: gr.Blocks, text: str, beam: int, merge: bool, kind: str) -> None:
+    notice, ours, base, reference, chrf, beams, hypotheses, word, heatmap, highlight, focus, shown = endpoint(
+        blocks, "translate"
+    )(text, kind, beam, merge)
+    assert_plain_notice(notice)
+    for value in (ours, base, reference, chrf, focus):
+        assert isinstance(value, str)
+    assert_text_or_empty_table(beams)
+    if shown is None:  # nothing to translate (blank input)
+        assert notice == app.EMPTY_INPUT_MESSAGE and heatmap is None
+        return
+    assert len(shown.text) <= app.MAX_INPUT_CHARS
+    assert ours and base
+    assert isinstance(heatmap, PlotData) and heatmap.plot.startswith("data:image/webp;base64,")  # an image, not markup
+    assert all(isinstance(token, str) and 0.0 <= weight <= 1.0 for token, weight in highlight)
+    assert all(isinstance(label, str) for label, _ in hypotheses.choices)
+
+
+@given(text=hostile_text(), merge=st.booleans())
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_compare_endpoint_answers_any_text(blocks: gr.Blocks, text: str, merge: bool) -> None:
+    notice, *rest = endpoint(blocks, "compare")(text, 2, merge)
+    assert_plain_notice(notice)
+    texts, plots = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+    assert all(isinstance(value, str) for value in texts)
+    assert all(plot is None or isinstance(plot, PlotData) for plot in plots)
+
+
+@given(text=hostile_text(), merge=st.booleans(), word=st.integers(0, 40), mode=st.sampled_from(["uniform", "one_word"]))
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_view_of_a_hostile_translation_works(
+    demo: app.AttentionDemo, text: str, merge: bool, word: int, mode: str
+) -> None:
+    """The views the browser opens after a translation (called directly: an exception here fails the test)."""
+    view = demo.translate(text, "additive", 2, merge)
+    shown = view.shown
+    assert_plain_notice(view.notice)
+    picked = demo.show_hypothesis(shown, 0, merge, word)
+    assert isinstance(picked.focus, str)
+    step = demo.inspect(shown, 0, word)
+    assert isinstance(step.notice, str)
+    evidence = demo.evidence_view(shown, 0, merge)
+    assert isinstance(evidence.notice, str)
+    notice, table = demo.surgery(shown, 0, word, mode, word)
+    assert isinstance(notice, str) and isinstance(table, pd.DataFrame)
+    for figure in (picked.heatmap, step.figure, evidence.coverage_figure, evidence.saliency_figure):
+        if figure is not None:
+            app.plot_value(figure)  # draws it: labels made from the input must not break matplotlib
+
+
+def test_components_that_receive_user_text_render_text_only(blocks: gr.Blocks) -> None:
+    """Every component an event writes to shows text or an image: tables are typed ``str``, no HTML, and the only
+    Markdown is the formula of the chosen score function."""
+    written = {id(block): block for fn in blocks.fns.values() for block in fn.outputs}.values()
+    allowed = (gr.Textbox, gr.HighlightedText, gr.Dropdown, gr.Plot, gr.State, gr.Dataframe, gr.Radio, gr.Markdown)
+    assert all(isinstance(block, allowed) for block in written), {type(b).__name__ for b in written}
+    for table in (block for block in written if isinstance(block, gr.Dataframe)):
+        datatypes = table.datatype if isinstance(table.datatype, list) else [table.datatype]
+        assert set(datatypes) == {"str"}, table.label
+    assert sum(isinstance(block, gr.Markdown) for block in written) == 1
+
+
+# --- through gradio_client, against the running app ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(blocks: gr.Blocks) -> Iterator[Any]:
+    from gradio_client import Client
+
+    port = free_port()
+    app.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        close_when_idle(blocks)
+
+
+@pytest.mark.slow
+@given(text=hostile_text(surrogates=False))  # a client cannot send an unpaired surrogate as UTF-8
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_translate_api_answers_any_text(client: Any, text: str) -> None:
+    result = client.predict(text, "dot", 2, False, api_name="/translate")
+    notice, ours, base = result[:3]
+    assert_plain_notice(notice)
+    assert isinstance(ours, str) and isinstance(base, str)
+    if text.strip():
+        assert ours and base
+        assert result[8]["type"] == "matplotlib" and result[8]["plot"].startswith("data:image/webp;base64,")
+        assert all(isinstance(span["token"], str) for span in result[9])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [100_000, 5_000_000])
+def test_oversized_requests_are_cut_with_a_notice(client: Any, size: int) -> None:
+    text = ("Die kleine katze sieht den hund im park . " * (size // 40 + 1))[:size]
+    notice, ours, base = client.predict(text, "additive", 5, False, api_name="/translate")[:3]
+    assert f"{size:,} characters" in notice and "only the first" in notice
+    assert ours and base
+
+
+@pytest.mark.slow
+def test_surrogates_sent_as_json_escapes_are_replaced(client: Any) -> None:
+    """JSON can carry half a UTF-16 pair ("\\ud800"), which no tokenizer accepts: the app replaces it."""
+    import httpx
+
+    session = "hostile-surrogate"
+    base = client.src.rstrip("/") + "/gradio_api"
+    fn_index = next(i for i, fn in enumerate(client.config["dependencies"]) if fn.get("api_name") == "translate")
+    body = {"data": ["Die katze \ud800 sieht", "dot", 1, False], "fn_index": fn_index, "session_hash": session,
+            "event_data": None}  # fmt: skip
+    response = httpx.post(  # json.dumps writes the surrogate as the escape "\ud800" (ensure_ascii)
+        f"{base}/queue/join", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    response.raise_for_status()
+    with httpx.stream("GET", f"{base}/queue/data", params={"session_hash": session}, timeout=30) as stream:
+        for line in stream.iter_lines():
+            if '"process_completed"' in line:
+                assert '"success":true' in line.replace(" ", "")
+                assert "not valid Unicode" in line
+                break
+        else:
+            pytest.fail("no result")
