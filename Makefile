@@ -27,5 +27,10 @@ test: $(VENV)/.test chromium
 	$(PY) -m ruff format --check .
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q --durations=15
 
+# Every benchmark of the README's Performance section (about 4 minutes on 2 cores). DATASET may be a local copy.
+DATASET ?= bentrevett/multi30k
 benchmark: $(VENV)/.runtime
 	$(PY) benchmarks/benchmark_speed.py
+	$(PY) benchmarks/benchmark_translation.py --dataset_name $(DATASET)
+	$(PY) benchmarks/benchmark_app.py
+	$(PY) benchmarks/load_test.py

@@ -25,15 +25,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(model: str | None, port: int, log_path: Path) -> subprocess.Popen:
-    """Start ``python app.py`` on ``port`` (bundled models unless ``model``), logging to ``log_path``."""
+def start_app(model: str | None, port: int, log_path: Path, **env_changes: str | None) -> subprocess.Popen:
+    """Start ``python app.py`` on ``port`` (bundled models unless ``model``), logging to ``log_path``.
+
+    The Hub is off (``HF_HUB_OFFLINE=1``) unless ``env_changes`` says otherwise; a value of None removes a variable.
+    """
     env = {
         **os.environ,
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
+        **env_changes,
     }
+    env = {name: value for name, value in env.items() if value is not None}
     command = [sys.executable, str(REPO_ROOT / "app.py")] + (["--model", model] if model else [])
     log = log_path.open("w")
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -1,12 +1,16 @@
-"""Training killed with SIGKILL (no cleanup, no ``finally``) and resumed gives the same result as an uninterrupted run.
+"""Faults: training killed with SIGKILL and resumed, and the app started while the Hub is unreachable.
 
-Each run is a real ``python train.py`` process. The killed run is started through a small bootstrap that makes the
-process send itself SIGKILL at a chosen point; ``train.py`` itself has no test hooks. Two points:
+SIGKILL (no cleanup, no ``finally``): each run is a real ``python train.py`` process. The killed run is started
+through a small bootstrap that makes the process send itself SIGKILL at a chosen point; ``train.py`` itself has no
+test hooks. Two points:
 
 - ``mid_epoch``: three optimizer steps into epoch 2, after epoch 1's checkpoint was written;
 - ``checkpoint_write``: while writing epoch 2's checkpoint, after half a file has reached the disk.
 
-The resumed run is the plain ``python train.py ... --resume_from_checkpoint``.
+The resumed run is the plain ``python train.py ... --resume_from_checkpoint``; it must give the same weights,
+optimizer state and metrics as an uninterrupted run. The other faults of issue 6 are tested where they live:
+corrupt or truncated checkpoints and safetensors files (test_train.py, test_hub.py), a failed push
+(test_train.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,3 +118,41 @@ def test_sigkilled_training_resumes_to_the_same_weights_and_metrics(
         assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
     for filename in ("metrics.json", "history.json", "attention_evolution.json"):
         assert without_timing(read_json(output / filename)) == without_timing(read_json(uninterrupted / filename))
+
+
+# --- the Hub unreachable when the app starts -------------------------------------------------------------------------
+
+UNREACHABLE_HUB = "http://10.255.255.1"  # a non-routable address: connecting to it can only time out or fail
+
+
+@pytest.mark.slow
+def test_app_falls_back_to_the_bundled_models_when_the_hub_is_unreachable(tmp_path: Path) -> None:
+    """``python app.py --model <hub id>`` with the network down (not offline mode): the app still starts, on the
+    bundled models, and its header says why. How long the fallback takes is in benchmarks/benchmark_app.py."""
+    import httpx
+    from test_app import free_port
+
+    port = free_port()
+    env = offline_env(GRADIO_SERVER_PORT=str(port), HF_ENDPOINT=UNREACHABLE_HUB, HF_HOME=str(tmp_path / "hf"))
+    del env["HF_HUB_OFFLINE"]  # the app has to find out by itself that the Hub cannot be reached
+    repo = "attention-demo/some-model"
+    with (tmp_path / "app.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--model", repo], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        config = None
+        for _ in range(600):  # the app loads the bundled models and builds its UI: up to a minute on a busy machine
+            assert process.poll() is None, (tmp_path / "app.log").read_text()[-3000:]
+            try:
+                config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert config is not None, "the app did not start"
+        shown = [c["props"].get("value") or "" for c in config["components"] if c["type"] == "markdown"]
+        notice = next(text for text in shown if repo in text)
+        assert "Could not load" in notice and "bundled models" in notice
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
