@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 from app_server import (
     REPO_ROOT,
@@ -36,6 +37,7 @@ from app_server import (
 )
 from gradio_client import Client
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}  # never load-test someone else's server
 BUNDLED_EXAMPLES = REPO_ROOT / "models" / "multi30k-de-en" / "test_examples.json"
 
 
@@ -77,6 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
 
+    if args.url and urlparse(args.url).hostname not in LOCAL_HOSTS:
+        parser.error(f"{args.url} is not on this machine: the load test only runs against localhost.")
     process = None
     url = args.url
     if url is None:
