@@ -355,7 +355,7 @@ class AttentionDemo:
         """``text`` translated by each model in ``names``, the models running side by side in threads.
 
         Torch releases the GIL while it computes, so on two cores the attention model and the baseline together take
-        about as long as one of them (measured: 99 ms one after the other, 60 ms side by side; README, Performance).
+        about as long as one of them (about 100 ms one after the other, 60-80 ms side by side; README, Performance).
         """
         later = [_MODEL_THREADS.submit(self._translate_one, text, name, beam) for name in names[1:]]
         return [self._translate_one(text, names[0], beam), *(future.result() for future in later)]
@@ -725,8 +725,8 @@ def guarded(handler: Callable[..., Any], outputs: int, notice: int, what: str) -
     @functools.wraps(handler)
     def run(*args: Any) -> Any:
         try:
-            values = handler(*args)
-            return tuple(map(plot_value, values)) if isinstance(values, tuple) else plot_value(values)
+            result = handler(*args)
+            return tuple(map(plot_value, result)) if isinstance(result, tuple) else plot_value(result)
         except Exception as error:
             logger.exception("Error while %s", what)
             values: list[Any] = [gr.skip()] * outputs

@@ -66,15 +66,20 @@ _AXIS_LABEL = 0.3  # inches: an axis label at 10 pt and its padding
 _SIN60 = 0.866
 
 
-def _text_width(texts: Sequence[str], fontsize: float) -> float:
-    """Width in inches of the widest of ``texts`` in the default font, measured without drawing anything."""
+def _text_widths(texts: Sequence[str], fontsize: float) -> list[float]:
+    """Widths in inches of ``texts`` in the default font, measured without drawing anything."""
     font = get_font(findfont(FontProperties()))  # matplotlib caches fonts per thread, so this is cheap and safe
-    font.set_size(fontsize, 72)
-    widest = 0.0
+    font.set_size(fontsize, DPI)  # at the figure's resolution, where hinting makes glyphs a little wider
+    widths = []
     for text in texts:
         font.set_text(text, 0.0)
-        widest = max(widest, font.get_width_height()[0] / 64 / 72)  # 26.6 fixed point at 72 dpi: points -> inches
-    return widest
+        widths.append(font.get_width_height()[0] / 64 / DPI)  # 26.6 fixed-point pixels -> inches
+    return widths
+
+
+def _text_width(texts: Sequence[str], fontsize: float) -> float:
+    """Width in inches of the widest of ``texts`` (0 for none)."""
+    return max(_text_widths(texts, fontsize), default=0.0)
 
 
 def figure_data_uri(fig: Figure) -> str:
@@ -137,20 +142,24 @@ def attention_heatmap(
     # Margins and label positions from the measured label widths instead of fig.tight_layout() and matplotlib's
     # automatic label placement: both measure every tick label by laying it out again, which made drawing the
     # heatmap the slowest part of the app's main request (see benchmarks/benchmark_app.py).
-    x_extent = _text_width(x_labels, x_size) * _SIN60 + 0.5 * x_size / 72 + _TICK  # labels rotated 60 degrees
+    axes_width, axes_height = min(11.0, max(2.3, 0.42 * cols)), min(10.0, max(1.4, 0.32 * rows))
+    x_widths = _text_widths(x_labels, x_size)
+    x_extent = max(x_widths, default=0.0) * _SIN60 + 0.5 * x_size / 72 + _TICK  # labels rotated 60 degrees
     y_extent = _text_width(y_labels, y_size) + _TICK
-    left = max(y_extent + _AXIS_LABEL, 0.5 * _text_width(x_labels[:1], x_size) - 0.1)  # the first x label leans left
+    # A rotated x label leans left of its column by about half its width (cos 60) plus its height.
+    cell = axes_width / max(cols, 1)
+    lean = max((0.5 * w + x_size / 72 - (j + 0.5) * cell for j, w in enumerate(x_widths)), default=0.0)
+    left = max(y_extent + _AXIS_LABEL, lean + 0.05)
     bottom = x_extent + _AXIS_LABEL
     top = 0.45 if title else 0.15
-    right = 1.0  # the colorbar, its ticks and its label
-    axes_width, axes_height = min(11.0, max(2.3, 0.42 * cols)), min(10.0, max(1.4, 0.32 * rows))
-    axes_width = max(axes_width, _text_width([title], 11) - 2 * min(left, right) + 0.1)  # room for the title
-    fig = _figure(axes_width + left + right, axes_height + bottom + top)
-    fig.subplots_adjust(
-        left=left / fig.get_figwidth(), right=1 - right / fig.get_figwidth(),
-        bottom=bottom / fig.get_figheight(), top=1 - top / fig.get_figheight(),
-    )  # fmt: skip
-    ax = fig.subplots()
+    right = 1.1  # the colorbar (0.15 in from the map, 0.15 in wide), its ticks and its label
+    axes_width = max(axes_width, _text_width([title], 11) - 2 * min(left, right) + 0.2)  # room for the title
+    width, height = axes_width + left + right, axes_height + bottom + top
+    fig = _figure(width, height)
+    ax = fig.add_axes((left / width, bottom / height, axes_width / width, axes_height / height))
+    colorbar_axes = fig.add_axes(
+        ((left + axes_width + 0.15) / width, bottom / height, 0.15 / width, axes_height / height)
+    )
     image = ax.imshow(attention, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     ax.tick_params(length=0)  # the labels name the cells; tick marks would only add clutter
     ax.set_xticks(range(cols), x_labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=x_size)
@@ -163,8 +172,8 @@ def attention_heatmap(
         ax.add_patch(Rectangle((-0.5, highlight_row - 0.5), cols, 1, fill=False, edgecolor="tab:red", linewidth=2.0))
     if title:
         ax.set_title(plain_label_multiline(title), fontsize=11, y=1.0, pad=6)  # a fixed y: no automatic placement
-    colorbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label=colorbar_label)
-    colorbar.ax.yaxis.set_label_coords(1.0, 0.5, transform=_shifted(colorbar.ax.transAxes, 0.4, 0.0, fig))
+    colorbar = fig.colorbar(image, cax=colorbar_axes, label=colorbar_label)
+    colorbar.ax.yaxis.set_label_coords(1.0, 0.5, transform=_shifted(colorbar.ax.transAxes, 0.45, 0.0, fig))
     return fig
 
 
