@@ -11,7 +11,9 @@ agreement histograms), read from the model folder's JSON files once at start-up.
 
 Layout of this file: :class:`AttentionDemo` holds the models and computes what each widget shows (plain Python,
 tested directly); :func:`build_app` wires it to Gradio; :func:`main` loads the models and serves. The reusable
-computation lives in ``attention_demo.inspection`` and the figures in ``attention_demo.plots``.
+computation lives in ``attention_demo.inspection`` and the figures in ``attention_demo.plots``. Heatmaps leave the
+views as data (``plots.Heatmap``) and are drawn on the way out: in worker processes when served by :func:`main`
+(drawing holds Python's GIL; see :func:`start_plot_processes`), in the calling thread otherwise.
 
 Safety: user text is only ever shown in Textbox, HighlightedText, Dropdown and Dataframe (``str`` columns) components,
 which render text, never in Markdown/HTML, so ``<script>`` and friends are displayed, not executed. In plots, ``$`` is
@@ -24,12 +26,14 @@ import argparse
 import functools
 import gc
 import logging
+import multiprocessing
 import os
 import random
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +97,7 @@ BUILTIN_EXAMPLES = [
 
 # Threads for the models of one request (see AttentionDemo.translate_with); shared by the concurrent requests.
 _MODEL_THREADS = ThreadPoolExecutor(max_workers=2 * CONCURRENCY_LIMIT, thread_name_prefix="model")
+_PLOT_PROCESSES: ProcessPoolExecutor | None = None  # see start_plot_processes (python app.py only)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 logger = logging.getLogger("attention_demo.app")
@@ -182,7 +187,7 @@ class Shown:
 class HypothesisView:
     """The heatmap and word highlight for one hypothesis and one chosen output word."""
 
-    heatmap: Figure | None
+    heatmap: plots.Heatmap | Figure | None  # a Figure only for the "no attention" message
     words: list[tuple[str, int]]  # output word (or piece) choices: (label, row index)
     word: int | None
     highlight: list[tuple[str, float]] | None  # the source as (text, weight) spans; weights sum to 1
@@ -229,8 +234,8 @@ class EvidenceView:
     coverage_figure: Figure | None = None
     coverage_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS))
     agreement_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=AGREEMENT_COLUMNS))
-    saliency_figure: Figure | None = None  # the attention model's gradient saliency
-    baseline_saliency_figure: Figure | None = None
+    saliency_figure: plots.Heatmap | None = None  # the attention model's gradient saliency
+    baseline_saliency_figure: plots.Heatmap | None = None
     steps: list[tuple[str, int]] = field(default_factory=list)  # output positions, for the surgery
     sources: list[tuple[str, int]] = field(default_factory=list)  # source pieces, for one-word surgery
 
@@ -408,9 +413,9 @@ class AttentionDemo:
         labels = rows if merge else [display_piece(p) for p in rows]
         row = _index(word, len(labels))
         title = f"{shown.attention_type} attention, hypothesis #{_index(hypothesis, len(shown.candidates)) + 1}"
-        figure = plots.attention_heatmap(
-            matrix, columns, rows, title=title + (" (words)" if merge else " (subwords)"), pieces=not merge,
-            highlight_row=row,
+        figure = plots.Heatmap(
+            matrix, tuple(columns), tuple(rows), title=title + (" (words)" if merge else " (subwords)"),
+            pieces=not merge, highlight_row=row,
         )  # fmt: skip
         weights = matrix[row]
         highlight = source_highlight(shown.source_pieces, weights, merged=merge)
@@ -485,7 +490,7 @@ class AttentionDemo:
         )
         return view
 
-    def _saliency_figure(self, shown: Shown, candidate: Candidate, name: str, merge: bool) -> Figure:
+    def _saliency_figure(self, shown: Shown, candidate: Candidate, name: str, merge: bool) -> plots.Heatmap:
         """Gradient x input saliency heatmap of ``candidate`` (translated by model ``name``), rows sum to 1."""
         model = self.translator.models[name]
         matrix = evidence.saliency(model, shown.source_ids, candidate.hypothesis.tokens)
@@ -493,8 +498,8 @@ class AttentionDemo:
         if merge:
             matrix, columns, rows = merge_attention(matrix, columns, rows)
         title = f"{name}: gradient saliency" + (" (no attention)" if name == BASELINE else "")
-        return plots.attention_heatmap(
-            matrix, columns, rows, title=title, pieces=not merge, colorbar_label="share of ‖grad × input‖"
+        return plots.Heatmap(
+            matrix, tuple(columns), tuple(rows), title=title, pieces=not merge, colorbar_label="share of ‖grad × input‖"
         )
 
     def surgery(
@@ -604,7 +609,9 @@ class AttentionDemo:
 
     # -- Compare attention types ----------------------------------------------------------------------------------
 
-    def compare(self, text: Any, beam_size: Any, merge: bool = False) -> tuple[str, list[str], list[Figure | None]]:
+    def compare(
+        self, text: Any, beam_size: Any, merge: bool = False
+    ) -> tuple[str, list[str], list[plots.Heatmap | None]]:
         """The same sentence through every attention model: a notice, the translations and the heatmaps."""
         text, notices = self.clean_input(text)
         if not text.strip():
@@ -618,7 +625,7 @@ class AttentionDemo:
             if merge:
                 attention, columns, rows = merge_attention(attention, columns, rows)
             texts.append(best.text)
-            figures.append(plots.attention_heatmap(attention, columns, rows, title=name, pieces=not merge))
+            figures.append(plots.Heatmap(attention, tuple(columns), tuple(rows), title=name, pieces=not merge))
         notices.append(f"The same sentence through {len(self.attention_types)} attention models "
                        f"({'greedy search' if beam == 1 else f'beam size {beam}'}).")  # fmt: skip
         return " ".join(notices), texts, figures
@@ -660,7 +667,7 @@ class AttentionDemo:
         epochs = max((len(models[n]) for n in names if models.get(n)), default=0)
         return names, [(s, i) for i, s in enumerate(sentences)], epochs
 
-    def evolution_view(self, model: str | None, sentence: Any, epoch: Any) -> tuple[Figure, str]:
+    def evolution_view(self, model: str | None, sentence: Any, epoch: Any) -> tuple[plots.Heatmap | Figure, str]:
         """The attention map of snapshot ``sentence`` after epoch ``epoch`` (1-based) of ``model``."""
         snapshots = ((self.evolution or {}).get("models") or {}).get(model or "")
         if not snapshots:
@@ -674,7 +681,7 @@ class AttentionDemo:
         attention = np.asarray(row["attention"], dtype=float)
         epoch_number = snapshot.get("epoch", index + 1)
         title = f"{model} after epoch {epoch_number}"
-        figure = plots.attention_heatmap(attention, row["source_pieces"], row["target_pieces"], title=title)
+        figure = plots.Heatmap(attention, tuple(row["source_pieces"]), tuple(row["target_pieces"]), title=title)
         words = "".join(p for p in row["target_pieces"] if not p.startswith("<")).replace("▁", " ").strip()
         return figure, f"Epoch {epoch_number}: {words}"
 
@@ -708,16 +715,60 @@ def formula_markdown(attention_type: str) -> str:
 
 
 def plot_value(value: Any) -> Any:
-    """A matplotlib figure as ``gr.Plot`` data, encoded fast (:func:`plots.figure_data_uri`); anything else as is."""
-    if isinstance(value, Figure):
-        return PlotData(type="matplotlib", plot=plots.figure_data_uri(value))
-    return value
+    """A heatmap or matplotlib figure as ``gr.Plot`` data, drawn and encoded fast (:func:`plots.render`); anything
+    else as is."""
+    return plot_values((value,))[0]
+
+
+def plot_values(values: tuple) -> tuple:
+    """:func:`plot_value` of each of ``values``; the heatmaps are drawn side by side in the worker processes when
+    :func:`start_plot_processes` has started them, else here."""
+    pending, pool = {}, _PLOT_PROCESSES
+    if pool is not None:
+        try:
+            pending = {i: pool.submit(plots.render, v) for i, v in enumerate(values) if isinstance(v, plots.Heatmap)}
+        except BrokenProcessPool:
+            _stop_plot_processes()
+    converted = []
+    for i, value in enumerate(values):
+        if isinstance(value, (plots.Heatmap, Figure)):
+            try:
+                uri = pending[i].result() if i in pending else plots.render(value)
+            except BrokenProcessPool:  # a worker died (out of memory?): draw here from now on
+                _stop_plot_processes()
+                uri = plots.render(value)
+            value = PlotData(type="matplotlib", plot=uri)
+        converted.append(value)
+    return tuple(converted)
+
+
+def start_plot_processes(workers: int = CONCURRENCY_LIMIT) -> None:
+    """Draw the heatmaps of requests in ``workers`` processes instead of the server's threads.
+
+    Drawing a figure holds Python's GIL for about 95 ms per request, so the requests Gradio runs at once took turns;
+    in worker processes they draw in parallel. The workers are forked, and forked at once, while this process has no
+    other thread (call before the server starts) and after ``gc.freeze()``, so they share its memory pages.
+    """
+    global _PLOT_PROCESSES
+    if "fork" not in multiprocessing.get_all_start_methods():  # Windows: draw in the server process
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(int).result()  # fork every worker now (a fork-based pool starts them all on the first task)
+    _PLOT_PROCESSES = pool
+
+
+def _stop_plot_processes() -> None:
+    global _PLOT_PROCESSES
+    if _PLOT_PROCESSES is not None:
+        logger.warning("A plotting process died; drawing in the server process from now on.")
+        _PLOT_PROCESSES.shutdown(wait=False, cancel_futures=True)
+        _PLOT_PROCESSES = None
 
 
 def guarded(handler: Callable[..., Any], outputs: int, notice: int, what: str) -> Callable[..., Any]:
     """Wrap an event handler so that no exception reaches Gradio: log it and show a clear sentence instead.
 
-    Figures among the handler's return values are encoded here (:func:`plot_value`), inside the ``try``.
+    Figures and heatmaps among the handler's return values are drawn here (:func:`plot_values`), inside the ``try``.
 
     On an error every output is left unchanged (``gr.skip()``) except output ``notice``, which gets the message.
     """
@@ -726,7 +777,7 @@ def guarded(handler: Callable[..., Any], outputs: int, notice: int, what: str) -
     def run(*args: Any) -> Any:
         try:
             result = handler(*args)
-            return tuple(map(plot_value, result)) if isinstance(result, tuple) else plot_value(result)
+            return plot_values(result) if isinstance(result, tuple) else plot_value(result)
         except Exception as error:
             logger.exception("Error while %s", what)
             values: list[Any] = [gr.skip()] * outputs
@@ -912,7 +963,7 @@ def build_app(translator: Translator | AttentionDemo, notice: str = "") -> gr.Bl
                 evolution_epoch = gr.Slider(1, max(epochs, 2), value=1, step=1, label="Epoch", visible=epochs > 1)
             first_figure, first_text = app.evolution_view(names[0] if names else None, 0, 1)
             evolution_text = gr.Textbox(value=first_text, label="Greedy translation at that epoch", interactive=False)
-            evolution_plot = gr.Plot(value=first_figure, label="Attention at that epoch", show_label=False)
+            evolution_plot = gr.Plot(value=plot_value(first_figure), label="Attention at that epoch", show_label=False)
             gr.Markdown(EVIDENCE_TAB_NOTE)
             evidence_numbers = (app.metrics or {}).get("evidence")
             gr.Dataframe(value=app.evidence_summary(), label="Agreement over the test sentences", interactive=False)
@@ -1030,6 +1081,7 @@ def main() -> None:
     logger.info("%s", notice)
     blocks = build_app(translator, notice)
     tune_for_serving()
+    start_plot_processes()
     launch(
         blocks,
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

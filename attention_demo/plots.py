@@ -15,6 +15,7 @@ import base64  # noqa: E402
 import io  # noqa: E402
 import unicodedata  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -179,6 +180,34 @@ def attention_heatmap(
     colorbar = fig.colorbar(image, cax=colorbar_axes, label=colorbar_label)
     colorbar.ax.yaxis.set_label_coords(1.0, 0.5, transform=_shifted(colorbar.ax.transAxes, 0.45, 0.0, fig))
     return fig
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """The arguments of :func:`attention_heatmap`, kept as data: cheap to make and to send to another process.
+
+    The app's views return these instead of figures so that the drawing (most of a request's work, and all of it
+    holding Python's GIL) can happen in a worker process; :meth:`figure` draws it.
+    """
+
+    matrix: np.ndarray  # (rows, columns)
+    source_labels: tuple[str, ...]
+    target_labels: tuple[str, ...]
+    title: str = ""
+    pieces: bool = True
+    highlight_row: int | None = None
+    colorbar_label: str = "attention weight α"
+
+    def figure(self) -> Figure:
+        return attention_heatmap(
+            self.matrix, self.source_labels, self.target_labels, title=self.title, pieces=self.pieces,
+            highlight_row=self.highlight_row, colorbar_label=self.colorbar_label,
+        )  # fmt: skip
+
+
+def render(plot: Heatmap | Figure) -> str:
+    """A heatmap (drawn here) or a figure as a data URI (:func:`figure_data_uri`); the app's worker processes run it."""
+    return figure_data_uri(plot.figure() if isinstance(plot, Heatmap) else plot)
 
 
 def step_figure(

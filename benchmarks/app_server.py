@@ -110,19 +110,54 @@ def wait_for_first_answer(process: subprocess.Popen, url: str, timeout: float) -
     raise TimeoutError(f"the app did not answer within {timeout:.0f} s")
 
 
-def peak_rss_mb(pid: int) -> tuple[float, float]:
-    """(current, peak) resident memory of process ``pid`` in MB, from ``/proc`` (Linux)."""
-    fields = {}
+def app_processes(pid: int) -> list[int]:
+    """``pid`` and its child processes (the app's plotting workers), from ``/proc`` (Linux)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:  # field 4 of /proc/<pid>/stat: the parent's pid
+            children.append(int(stat.parent.name))
+    return [pid, *children]
+
+
+def _status_kb(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
-        fields[name] = value.strip()
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+        if name == field:
+            return int(value.split()[0])
+    return 0
+
+
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory in MB of the app: the server process and its workers, summed.
+
+    The sum counts the pages the forked workers share with the server once per process, so it overstates the
+    memory really used; :func:`pss_mb` counts shared pages once.
+    """
+    pids = app_processes(pid)
+    return sum(_status_kb(p, "VmRSS") for p in pids) / 1024, sum(_status_kb(p, "VmHWM") for p in pids) / 1024
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size in MB of the app's processes now: each shared page split among its sharers."""
+    total = 0
+    for p in app_processes(pid):
+        for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time process ``pid`` has used so far, from ``/proc`` (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the app's processes (server and workers) have used so far, from ``/proc``."""
+    total = 0
+    for p in app_processes(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -130,10 +130,10 @@ def main() -> None:
     print(f"| wall time | {wall:.1f} s | |")
     print(f"| throughput | {len(latencies) / wall:.1f} requests/s | |")
     if app_cpu is not None:
-        print(f"| CPU used by the app | {app_cpu:.1f} s ({app_cpu / wall:.2f} cores) | |")
+        print(f"| CPU used by the app (server and workers) | {app_cpu:.1f} s ({app_cpu / wall:.2f} cores) | |")
     print(f"| CPU used by the {args.users} clients (this process) | {own_cpu:.1f} s ({own_cpu / wall:.2f} cores) | |")
     if memory is not None:
-        print(f"| peak resident memory of the app | {memory[1]:,.0f} MB | ≤ 1,500 MB |")
+        print(f"| peak resident memory, server + plotting workers summed | {memory[1]:,.0f} MB | ≤ 1,500 MB |")
     for error in errors[:5]:
         print(f"error (user {error['user']}): {error['error']}")
     sys.exit(1 if errors or missing else 0)

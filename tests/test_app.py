@@ -18,6 +18,7 @@ import gradio as gr
 import numpy as np
 import pytest
 from conftest import run_subprocess, write_tiny_dataset
+from gradio.components.plot import PlotData
 from matplotlib.figure import Figure
 
 import app
@@ -117,7 +118,9 @@ def test_translate_returns_both_translations_a_heatmap_and_beams(demo: app.Atten
     view = demo.translate(SENTENCE, "additive", 3)
     assert isinstance(view.attention_text, str) and view.attention_text
     assert isinstance(view.baseline_text, str) and view.baseline_text
-    assert isinstance(view.view.heatmap, Figure)
+    heatmap = view.view.heatmap  # data for the plotting workers, drawn on demand
+    assert isinstance(heatmap, plots.Heatmap) and isinstance(heatmap.figure(), Figure)
+    assert heatmap.matrix.shape == (len(heatmap.target_labels), len(heatmap.source_labels))
     assert list(view.beams.columns) == app.BEAM_COLUMNS
     assert 1 <= len(view.beams) <= 3 and len(view.hypotheses) == len(view.beams)
     assert view.beams["translation"].iloc[0] == view.attention_text
@@ -133,7 +136,8 @@ def test_each_beam_hypothesis_has_its_own_attention_map(demo: app.AttentionDemo)
         rows, cols = candidate.hypothesis.attention.shape
         assert rows == len(candidate.pieces) == len(hypothesis_view.words)
         assert cols == len(view.shown.source_pieces)
-        assert isinstance(hypothesis_view.heatmap, Figure)
+        assert isinstance(hypothesis_view.heatmap, plots.Heatmap)
+        assert hypothesis_view.heatmap.matrix.shape == (rows, cols)
 
 
 def test_test_sentence_shows_reference_and_chrf(demo: app.AttentionDemo, test_pair: dict[str, str]) -> None:
@@ -158,12 +162,12 @@ def test_script_and_emoji_input_are_kept_as_literal_text(demo: app.AttentionDemo
     assert view.shown.text == text  # never escaped or altered: the components render it as text
     spans = "".join(token for token, _ in view.view.highlight)
     assert "&lt;" not in spans and "katze" in spans
-    view.view.heatmap.savefig(io.BytesIO(), format="png")  # "$x$" in a label must not break matplotlib's mathtext
+    view.view.heatmap.figure().savefig(io.BytesIO(), format="png")  # "$x$" in a label must not break mathtext
 
 
 def test_non_german_input_still_gets_an_answer(demo: app.AttentionDemo) -> None:
     view = demo.translate("The quick brown fox jumps over the lazy dog.", "dot", 2)
-    assert view.attention_text and view.baseline_text and isinstance(view.view.heatmap, Figure)
+    assert view.attention_text and view.baseline_text and isinstance(view.view.heatmap, plots.Heatmap)
     view = demo.translate("Привет, мир! 😀😀", "additive", 2)
     assert view.attention_text and "unknown to the model" in view.notice
 
@@ -272,7 +276,7 @@ def test_compare_tab_shows_every_attention_type(demo: app.AttentionDemo) -> None
         notice, texts, figures = demo.compare(SENTENCE, 2, merge)
         assert "3 attention models" in notice
         assert len(texts) == 3 and all(isinstance(t, str) and t for t in texts)
-        assert all(isinstance(f, Figure) for f in figures)
+        assert all(isinstance(f, plots.Heatmap) for f in figures)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -288,8 +292,8 @@ def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(
     candidate = view.shown.candidates[1]
     evidence_view = demo.evidence_view(view.shown, 1, merge)
     assert isinstance(evidence_view.coverage_figure, Figure)
-    assert isinstance(evidence_view.saliency_figure, Figure)
-    assert isinstance(evidence_view.baseline_saliency_figure, Figure)  # the baseline has saliency, too
+    assert isinstance(evidence_view.saliency_figure, plots.Heatmap)
+    assert isinstance(evidence_view.baseline_saliency_figure, plots.Heatmap)  # the baseline has saliency, too
     totals = evidence_view.coverage_table["total attention"].astype(float)
     assert totals.sum() == pytest.approx(len(candidate.pieces), abs=0.01)  # every row of α sums to 1
     assert set(evidence_view.coverage_table["flag"]) <= {"", "dropped", "repeated"}
@@ -349,7 +353,7 @@ def test_evidence_plots_build_from_the_files(demo: app.AttentionDemo) -> None:
     assert names == ["additive", "general", "dot"] and sentences and epochs == 2
     for epoch in (1, 2, 99):
         figure, text = demo.evolution_view("dot", 0, epoch)
-        assert isinstance(figure, Figure) and text.startswith(f"Epoch {min(epoch, 2)}:")
+        assert isinstance(figure, plots.Heatmap) and text.startswith(f"Epoch {min(epoch, 2)}:")
 
 
 def test_evidence_and_examples_degrade_gracefully_without_files(app_folder: Path, tmp_path: Path) -> None:
@@ -393,6 +397,26 @@ def test_no_exception_escapes_an_event_handler() -> None:
     notice, other = app.guarded(broken, 2, 0, "translating")("x")
     assert notice == app.ERROR_MESSAGE.format(what="translating", error="RuntimeError")
     assert other == gr.skip()
+
+
+def test_a_dead_plotting_process_falls_back_to_drawing_in_the_server(
+    demo: app.AttentionDemo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python app.py`` draws heatmaps in worker processes; if one dies, the request is still answered."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    class DeadPool:
+        def submit(self, *args: object) -> None:
+            raise BrokenProcessPool("a worker was killed")
+
+        def shutdown(self, **kwargs: object) -> None:
+            pass
+
+    monkeypatch.setattr(app, "_PLOT_PROCESSES", DeadPool())
+    heatmap = demo.translate(SENTENCE, "dot", 2).view.heatmap
+    value = app.plot_value(heatmap)
+    assert isinstance(value, PlotData) and value.plot.startswith("data:image/webp;base64,")
+    assert app._PLOT_PROCESSES is None  # no more tries at the dead pool
 
 
 def test_user_text_never_reaches_markdown_or_html(demo: app.AttentionDemo) -> None:

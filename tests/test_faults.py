@@ -128,8 +128,10 @@ UNREACHABLE_HUB = "http://10.255.255.1"  # a non-routable address: connecting to
 @pytest.mark.slow
 def test_app_falls_back_to_the_bundled_models_when_the_hub_is_unreachable(tmp_path: Path) -> None:
     """``python app.py --model <hub id>`` with the network down (not offline mode): the app still starts, on the
-    bundled models, and its header says why. How long the fallback takes is in benchmarks/benchmark_app.py."""
+    bundled models, and its header says why; it translates, drawing the heatmap in its worker processes. How long
+    the fallback takes is in benchmarks/benchmark_app.py."""
     import httpx
+    from gradio_client import Client
     from test_app import free_port
 
     port = free_port()
@@ -153,6 +155,22 @@ def test_app_falls_back_to_the_bundled_models_when_the_hub_is_unreachable(tmp_pa
         shown = [c["props"].get("value") or "" for c in config["components"] if c["type"] == "markdown"]
         notice = next(text for text in shown if repo in text)
         assert "Could not load" in notice and "bundled models" in notice
+
+        # The served app draws its heatmaps in two forked worker processes.
+        workers = [stat for stat in Path("/proc").glob("[0-9]*/stat") if _parent_pid(stat) == process.pid]
+        assert len(workers) == 2
+        result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+            "Ein Hund rennt über die Wiese .", "additive", 2, False, api_name="/translate"
+        )
+        assert result[1] and result[2] and result[8]["plot"].startswith("data:image/webp;base64,")
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _parent_pid(stat: Path) -> int | None:
+    """The parent's pid from ``/proc/<pid>/stat`` (None if the process ended meanwhile)."""
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
