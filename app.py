@@ -746,12 +746,16 @@ def start_plot_processes(workers: int = CONCURRENCY_LIMIT) -> None:
     """Draw the heatmaps of requests in ``workers`` processes instead of the server's threads.
 
     Drawing a figure holds Python's GIL for about 95 ms per request, so the requests Gradio runs at once took turns;
-    in worker processes they draw in parallel. The workers are forked, and forked at once, while this process has no
-    other thread (call before the server starts) and after ``gc.freeze()``, so they share its memory pages.
+    in worker processes they draw in parallel. The workers are forked, all at once, before the models are loaded
+    (so they do not hold a copy of them) and while this process has no other thread (forking a threaded process can
+    deadlock the child); ``gc.freeze()`` first, so that the children's garbage collector leaves the pages they share
+    with this process alone.
     """
     global _PLOT_PROCESSES
     if "fork" not in multiprocessing.get_all_start_methods():  # Windows: draw in the server process
         return
+    gc.collect()
+    gc.freeze()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     pool.submit(int).result()  # fork every worker now (a fork-based pool starts them all on the first task)
     _PLOT_PROCESSES = pool
@@ -1077,11 +1081,11 @@ def main() -> None:
     parser.add_argument("--model", default=os.environ.get("MODEL_REPO"), help="Hub model repo id or local folder")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    start_plot_processes()  # first, while the process is small and has no other thread
     translator, notice = load_translator(args.model)
     logger.info("%s", notice)
     blocks = build_app(translator, notice)
     tune_for_serving()
-    start_plot_processes()
     launch(
         blocks,
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -149,6 +150,35 @@ def pss_mb(pid: int) -> float:
             if line.startswith("Pss:"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+class PeakMemory:
+    """Samples :func:`pss_mb` of the app every ``interval`` seconds in a thread; ``peak`` is the largest sample.
+
+    The kernel keeps a peak resident size per process (VmHWM), but none that counts shared pages once.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        self.pid, self.interval, self.peak = pid, interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, pss_mb(self.pid))
+            except OSError:  # a worker ended between listing and reading
+                pass
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, pss_mb(self.pid))
 
 
 def cpu_seconds(pid: int) -> float:

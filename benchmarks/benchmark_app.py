@@ -16,9 +16,9 @@ What one ``/translate`` request does (the 15-word sentence, attention model and 
    same request sent the way the browser sends it (join the queue, read the event stream), which separates the
    server's time from ``gradio_client``'s own polling.
 4. Two oversized requests (100 kB and 5 MB of text): their time, and whether the app cut them with a notice.
-5. Memory: the peak resident set size (VmHWM) of the server process plus its plotting workers, summed (pages the
-   forked workers share with the server are counted in each, so this overstates), and the proportional set size
-   (PSS, shared pages counted once) at the end.
+5. Memory of the server process and its plotting workers: the proportional set size (PSS: a page shared by n
+   processes counts 1/n in each), sampled every 0.5 s, at its peak; and, as an upper bound, the processes' peak
+   resident sizes (VmHWM) summed, which count the pages the forked workers share with the server in every process.
 
 For many users at once see ``load_test.py``.
 """
@@ -39,11 +39,11 @@ import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 from app_server import (  # noqa: E402
     SENTENCE_15_WORDS,
+    PeakMemory,
     RawClient,
     free_port,
     peak_rss_mb,
     percentile,
-    pss_mb,
     start_app,
     stop,
     translate_request,
@@ -122,29 +122,29 @@ def main() -> None:
     try:
         port_open, _ = wait_for_first_answer(process, url, args.timeout)
         cold_start = time.perf_counter() - launched
-        client = Client(url, verbose=False)
-        for _ in range(2):
-            translate_request(client, attention_type=args.attention_type)
-        latencies = []
-        for _ in range(args.requests):
-            started = time.perf_counter()
-            translate_request(client, attention_type=args.attention_type)
-            latencies.append((time.perf_counter() - started) * 1000)
-        raw = RawClient(url, "translate")
-        raw_latencies = []
-        for _ in range(args.requests):
-            started = time.perf_counter()
-            raw.predict(SENTENCE_15_WORDS, args.attention_type, 5, False)
-            raw_latencies.append((time.perf_counter() - started) * 1000)
-        _, peak_before_oversized = peak_rss_mb(process.pid)
-        oversized = {}
-        for size in (100_000, 5_000_000):
-            text = ("Die kleine Katze sieht den Hund im Park . " * (size // 40 + 1))[:size]
-            started = time.perf_counter()
-            notice = client.predict(text, args.attention_type, 5, False, api_name="/translate")[0]
-            oversized[size] = ((time.perf_counter() - started) * 1000, "only the first" in notice)
-        current_mb, peak_mb = peak_rss_mb(process.pid)
-        proportional_mb = pss_mb(process.pid)
+        with PeakMemory(process.pid) as memory:
+            client = Client(url, verbose=False)
+            for _ in range(2):
+                translate_request(client, attention_type=args.attention_type)
+            latencies = []
+            for _ in range(args.requests):
+                started = time.perf_counter()
+                translate_request(client, attention_type=args.attention_type)
+                latencies.append((time.perf_counter() - started) * 1000)
+            raw = RawClient(url, "translate")
+            raw_latencies = []
+            for _ in range(args.requests):
+                started = time.perf_counter()
+                raw.predict(SENTENCE_15_WORDS, args.attention_type, 5, False)
+                raw_latencies.append((time.perf_counter() - started) * 1000)
+            peak_before_oversized = memory.peak
+            oversized = {}
+            for size in (100_000, 5_000_000):
+                text = ("Die kleine Katze sieht den Hund im Park . " * (size // 40 + 1))[:size]
+                started = time.perf_counter()
+                notice = client.predict(text, args.attention_type, 5, False, api_name="/translate")[0]
+                oversized[size] = ((time.perf_counter() - started) * 1000, "only the first" in notice)
+        _, summed_peak_mb = peak_rss_mb(process.pid)
     finally:
         stop(process)
 
@@ -179,10 +179,11 @@ def main() -> None:
     print(f"| the same request as a browser sends it (raw SSE): p50 / p95 | {raw_p50:.0f} / {raw_p95:.0f} ms | |")
     for size, (ms, cut) in oversized.items():
         print(f"| a {size / 1000:,.0f} kB request: {'cut with a notice' if cut else 'NOT CUT'} | {ms:.0f} ms | quick |")
-    print(f"| peak resident memory, server + plotting workers summed (VmHWM) | {peak_mb:,.0f} MB | ≤ 1,500 MB |")
+    shared_once = "server + plotting workers, shared pages counted once (PSS)"
+    print(f"| peak memory of the app: {shared_once} | {memory.peak:,.0f} MB | ≤ 1,500 MB |")
     print(f"| (the same before the oversized requests) | {peak_before_oversized:,.0f} MB | |")
-    print(f"| resident memory at the end, summed / shared pages counted once (PSS) | {current_mb:,.0f} / "
-          f"{proportional_mb:,.0f} MB | |")  # fmt: skip
+    upper_bound = "peak resident sizes summed, shared pages counted in every process: an upper bound"
+    print(f"| ({upper_bound}) | {summed_peak_mb:,.0f} MB | |")
 
     print("\n| where one request's time goes (medians) | ms |\n|---|---|")
     for name, value in parts.items():

@@ -14,6 +14,7 @@ the answer, so it includes the time spent waiting in the app's queue. Localhost 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -26,9 +27,9 @@ from urllib.parse import urlparse
 
 from app_server import (
     REPO_ROOT,
+    PeakMemory,
     cpu_seconds,
     free_port,
-    peak_rss_mb,
     percentile,
     start_app,
     stop,
@@ -101,13 +102,14 @@ def main() -> None:
         ]
         app_cpu = cpu_seconds(process.pid) if process is not None else None
         own_cpu = time.process_time()
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()) + 5)
-        wall = time.perf_counter() - started
-        memory = peak_rss_mb(process.pid) if process is not None else None
+        memory = PeakMemory(process.pid) if process is not None else contextlib.nullcontext()
+        with memory:
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()) + 5)
+            wall = time.perf_counter() - started
         if process is not None:
             app_cpu = cpu_seconds(process.pid) - app_cpu
         own_cpu = time.process_time() - own_cpu
@@ -132,8 +134,9 @@ def main() -> None:
     if app_cpu is not None:
         print(f"| CPU used by the app (server and workers) | {app_cpu:.1f} s ({app_cpu / wall:.2f} cores) | |")
     print(f"| CPU used by the {args.users} clients (this process) | {own_cpu:.1f} s ({own_cpu / wall:.2f} cores) | |")
-    if memory is not None:
-        print(f"| peak resident memory, server + plotting workers summed | {memory[1]:,.0f} MB | ≤ 1,500 MB |")
+    if process is not None:
+        print(f"| peak memory of the app (server + workers, shared pages counted once: PSS) | {memory.peak:,.0f} MB "
+              "| ≤ 1,500 MB |")  # fmt: skip
     for error in errors[:5]:
         print(f"error (user {error['user']}): {error['error']}")
     sys.exit(1 if errors or missing else 0)
