@@ -132,14 +132,13 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
-def peak_rss_mb(pid: int) -> tuple[float, float]:
-    """(current, peak) resident memory in MB of the app: the server process and its workers, summed.
+def summed_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory in MB of the server process and of each worker, summed: an upper bound.
 
     The sum counts the pages the forked workers share with the server once per process, so it overstates the
     memory really used; :func:`pss_mb` counts shared pages once.
     """
-    pids = app_processes(pid)
-    return sum(_status_kb(p, "VmRSS") for p in pids) / 1024, sum(_status_kb(p, "VmHWM") for p in pids) / 1024
+    return sum(_status_kb(p, "VmHWM") for p in app_processes(pid)) / 1024
 
 
 def pss_mb(pid: int) -> float:

@@ -5,9 +5,10 @@
 
 What one ``/translate`` request does (the 15-word sentence, attention model and baseline, beam 5, heatmap):
 
-1. The breakdown is measured in this process on the same models: the two beam searches (model), the rest of
-   ``AttentionDemo.translate`` (beam table, highlight, chrF), building the heatmap figure, and drawing + encoding it.
-   "Gradio + HTTP" is the end-to-end median minus the in-process median.
+1. The breakdown is measured in this process on the same models, with the app's settings and plotting workers: the
+   two beam searches side by side, the rest of ``AttentionDemo.translate`` (beam table, highlight, chrF), building
+   the heatmap figure, drawing + encoding it, and the round trip to a worker process. "Gradio server + HTTP" is the
+   raw-SSE median (step 3) minus those parts; "gradio_client's own overhead" is its median minus the raw-SSE one.
 2. ``python app.py`` is started in a subprocess; cold start is the time from launching it to the first answered
    ``/translate`` request (model loading, imports, building the UI, the first request itself). At the end, a second
    cold start asks for a Hub model with the network down (an unreachable ``HF_ENDPOINT``): the time until the app
@@ -42,10 +43,10 @@ from app_server import (  # noqa: E402
     PeakMemory,
     RawClient,
     free_port,
-    peak_rss_mb,
     percentile,
     start_app,
     stop,
+    summed_peak_rss_mb,
     translate_request,
     wait_for_first_answer,
 )
@@ -70,6 +71,7 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:  # noqa: ANN001
 def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str, float]:
     """Median ms of each part of one translate request, measured in this process (rows in parentheses are for
     comparison only and are not part of the request)."""
+    app.start_plot_processes()  # first, before the models load and before any thread exists, as app.main does
     translator, _ = app.load_translator(folder)
     demo = app.AttentionDemo(translator)
     app.tune_for_serving()  # the same threads and garbage-collector settings as the served app
@@ -78,7 +80,6 @@ def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str
     def median_ms(fn) -> float:  # noqa: ANN001
         return percentile(timed(fn, repeats)[0], 50)
 
-    app.start_plot_processes()  # before any thread exists, as in the app
     model = median_ms(lambda: demo.translate_with(SENTENCE_15_WORDS, names, 5))
     with torch.inference_mode():
         one_by_one = median_ms(lambda: [translator.translate([SENTENCE_15_WORDS], name, 5) for name in names])
@@ -144,7 +145,7 @@ def main() -> None:
                 started = time.perf_counter()
                 notice = client.predict(text, args.attention_type, 5, False, api_name="/translate")[0]
                 oversized[size] = ((time.perf_counter() - started) * 1000, "only the first" in notice)
-        _, summed_peak_mb = peak_rss_mb(process.pid)
+        summed_peak_mb = summed_peak_rss_mb(process.pid)
     finally:
         stop(process)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import sys
@@ -38,16 +37,15 @@ from app_server import (
 )
 from gradio_client import Client
 
+sys.path.insert(0, str(REPO_ROOT))  # run from anywhere without installing the package
+import app  # noqa: E402
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}  # never load-test someone else's server
-BUNDLED_EXAMPLES = REPO_ROOT / "models" / "multi30k-de-en" / "test_examples.json"
 
 
 def sentences(count: int = 40) -> list[str]:
-    """Test sentences from the bundled model folder (spread over lengths), or one fixed sentence."""
-    if not BUNDLED_EXAMPLES.is_file():
-        return ["Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."]
-    examples = [e["de"] for e in json.loads(BUNDLED_EXAMPLES.read_text(encoding="utf-8"))]
-    return examples[:count]
+    """``count`` example sentences of the bundled model folder, spread from short to long (the app's own gallery)."""
+    return app.gallery_examples(app.load_examples(app.BUNDLED_MODELS), count)
 
 
 def run_user(url: str, user: int, requests: int, texts: list[str], deadline: float, results: list[dict]) -> None:
