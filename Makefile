@@ -3,12 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: app test benchmark chromium
+.PHONY: app test benchmark chromium mutation
 
-$(VENV)/.runtime: requirements.txt
+# The package itself is installed editable (pyproject.toml), so every script and test imports attention_demo from
+# this folder; --no-deps because its dependencies are requirements.txt, installed on the line before.
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --editable .
 	touch $@
 
 $(VENV)/.test: $(VENV)/.runtime requirements-test.txt
@@ -34,3 +37,13 @@ benchmark: $(VENV)/.runtime
 	$(PY) benchmarks/benchmark_translation.py --dataset_name $(DATASET)
 	$(PY) benchmarks/benchmark_app.py
 	$(PY) benchmarks/load_test.py
+
+# Mutation testing of the core modules (mutmut, configured under [tool.mutmut] in pyproject.toml): on demand, never
+# in CI. CPU-heavy: MUTATION_CHILDREN test runs at a time. Always a fresh run (mutmut would keep the verdicts of
+# unchanged functions even after the tests changed); prints the per-module scores at the end. `.venv/bin/mutmut
+# browse` then shows the survivors, `.venv/bin/mutmut run NAME...` re-tests chosen mutants.
+MUTATION_CHILDREN ?= 2
+mutation: $(VENV)/.test
+	rm -rf mutants
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN)
+	$(PY) tests/mutation_scores.py

@@ -8,7 +8,7 @@ unfinished hypotheses compete fairly. Final ranking divides the score by ``lengt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -55,23 +55,49 @@ def output_caps(src_mask: torch.Tensor, max_len: int | None) -> torch.Tensor:
 
 @torch.no_grad()
 def greedy_search(
-    model: Seq2Seq, src: torch.Tensor, src_mask: torch.Tensor, max_len: int | None = None
+    model: Seq2Seq,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    max_len: int | None = None,
+    *,
+    prefix: torch.Tensor | None = None,
+    override_weights: Callable[[int, torch.Tensor], torch.Tensor | None] | None = None,
 ) -> list[Hypothesis]:
-    """Pick the most probable word at every step. src/src_mask ``(batch, src_len)``; one hypothesis per sentence."""
+    """Pick the most probable word at every step. src/src_mask ``(batch, src_len)``; one hypothesis per sentence.
+
+    Args:
+        max_len: the output length cap for every sentence (default: from each sentence's length, see
+            :func:`output_caps`).
+        prefix: ``(batch, P)`` ids fed instead of the argmax at steps ``0 .. P-1`` (teacher forcing; each gets its
+            log-probability as usual); greedy from step ``P`` on. A prefix ``</s>`` finishes its sentence.
+        override_weights: called at every step with the step and the model's own attention weights
+            ``(batch, src_len)``; a tensor it returns (same shape) replaces them before the Combine step, and that
+            step is decoded again with it (attention surgery, :func:`attention_demo.evidence.surgery`). Attention
+            models only; ``None`` keeps the model's weights.
+    """
     batch = src.size(0)
     caps = output_caps(src_mask, max_len)
     memory = model.encode(src, src_mask)
     prev = torch.full((batch, 1), BOS_ID, dtype=torch.long, device=src.device)
     hidden = None
     finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
+    forced = 0 if prefix is None else prefix.size(1)
     tokens, logprobs, attentions = [], [], []
     for step in range(int(caps.max())):
         finished |= step >= caps  # a sentence at its length cap stops here
         out = model.decode(prev, memory, hidden)
+        if override_weights is not None and out.attention is not None:
+            replacement = override_weights(step, out.attention[:, 0])
+            if replacement is not None:
+                out = model.decode(prev, memory, hidden, weights_override=replacement.unsqueeze(1))
         hidden = out.hidden
         step_logp = torch.log_softmax(out.logits[:, 0].float(), dim=-1)  # (batch, vocab)
         step_logp[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated: padding marks "finished" below
-        best_logp, best = step_logp.max(dim=-1)
+        if step < forced:
+            best = prefix[:, step].to(src.device)
+            best_logp = step_logp.gather(1, best.unsqueeze(1)).squeeze(1)
+        else:
+            best_logp, best = step_logp.max(dim=-1)
         best = best.masked_fill(finished, PAD_ID)
         tokens.append(best)
         logprobs.append(best_logp.masked_fill(finished, 0.0))
@@ -140,7 +166,7 @@ def beam_search(
         logprobs = torch.cat([logprobs[parent], step_logp[parent, chosen].unsqueeze(1)], dim=1)
         if attention is not None:
             attention = torch.cat([attention[parent], out.attention[parent, :1]], dim=1)
-        hidden = out.hidden[:, parent]
+        hidden = out.hidden.index_select(parent)
         finished = finished[parent] | (chosen == EOS_ID)
         prev = chosen.unsqueeze(1)
         if finished.all():

@@ -9,7 +9,8 @@ explain a prediction is disputed (Jain & Wallace 2019, "Attention is not Explana
 - :func:`occlusion`: how much each output word's log-probability drops when one source piece is replaced by
   ``<unk>`` (leave-one-out, teacher-forced).
 - :func:`agreement`: Kendall tau, top-1 agreement and Jensen-Shannon divergence between two rows (attention vs
-  saliency, attention vs occlusion). Agreement is evidence, not proof: both sides are themselves approximations.
+  saliency, attention vs occlusion); :func:`per_step_agreement` gives it for every output step of a hypothesis.
+  Agreement is evidence, not proof: both sides are themselves approximations.
 - :func:`surgery`: replace the attention weights of one target step before the Combine step and greedy-decode on.
 - :func:`coverage`: how much attention every source piece received over the whole output (dropped / repeated words).
 - :func:`gradient_by_distance`: mean saliency by the distance ``|i - t|`` between source and output position.
@@ -30,16 +31,17 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from attention_demo.decoding import output_caps
+from attention_demo.data import decoder_input
+from attention_demo.decoding import greedy_search
 from attention_demo.model import Seq2Seq
-from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from attention_demo.tokenizer import UNK_ID
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ def saliency(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], nor
     device = _device(model)
     src = _tensor(src_ids, device)  # (1, S)
     tgt = list(tgt_ids)
-    tgt_in = _tensor([BOS_ID, *tgt[:-1]], device)  # (1, T)
+    tgt_in = decoder_input(_tensor(tgt, device))  # (1, T)
     result = np.zeros((len(tgt), len(src_ids)), dtype=np.float64)
     captured: list[torch.Tensor] = []
 
@@ -134,7 +136,7 @@ def _occluded_logprobs(model: Seq2Seq, sources: list[list[int]], tgt_ids: Sequen
     """``(len(sources), T)`` teacher-forced log-probabilities of ``tgt_ids`` for equally long source variants."""
     device = _device(model)
     tgt = torch.tensor(list(tgt_ids), dtype=torch.long, device=device)  # (T,)
-    tgt_in = _tensor([BOS_ID, *list(tgt_ids)[:-1]], device)  # (1, T)
+    tgt_in = decoder_input(tgt.unsqueeze(0))  # (1, T)
     rows = []
     for start in range(0, len(sources), ROW_CHUNK):
         src = torch.tensor(sources[start : start + ROW_CHUNK], dtype=torch.long, device=device)  # (n, S)
@@ -218,6 +220,19 @@ def agreement(attention_row: Sequence[float], other_row: Sequence[float]) -> dic
     }
 
 
+def per_step_agreement(attention: np.ndarray, other: np.ndarray) -> list[dict[str, float]]:
+    """:func:`agreement` of every output step: row ``t`` of ``attention`` ``(T, S)`` against row ``t`` of ``other``
+    ``(T, S)`` (saliency or occlusion of the same hypothesis; any two importance matrices work).
+
+    Returns:
+        ``T`` dicts with ``kendall_tau``, ``top1`` and ``jsd``, in output order.
+    """
+    attention, other = np.asarray(attention, dtype=float), np.asarray(other, dtype=float)
+    if attention.ndim != 2 or attention.shape != other.shape:
+        raise ValueError(f"Both matrices must be (T, S) of the same shape, got {attention.shape} and {other.shape}.")
+    return [agreement(a, b) for a, b in zip(attention, other)]
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Attention surgery
 # ---------------------------------------------------------------------------------------------------------------------
@@ -268,51 +283,6 @@ def surgery_weights(own: torch.Tensor, mode: str, source_index: int | None = Non
     raise ValueError(f"Unknown surgery mode {mode!r}; choose one of {', '.join(SURGERY_MODES)}.")
 
 
-@torch.inference_mode()
-def _step_through(
-    model: Seq2Seq,
-    src_ids: Sequence[int],
-    forced: Sequence[int],
-    continue_from: int | None,
-    alter: Callable[[torch.Tensor], torch.Tensor] | None,
-    step: int,
-) -> tuple[list[int], list[float], torch.Tensor | None, torch.Tensor | None]:
-    """Decode one step at a time exactly as :func:`decoding.greedy_search` does (batch of one).
-
-    Steps before ``continue_from`` feed ``forced`` tokens (teacher forcing); from ``continue_from`` on, the argmax
-    (greedy) until ``</s>`` or the length cap. ``continue_from=None`` teacher-forces all of ``forced``. At ``step``
-    the weights are replaced by ``alter(own_weights)`` before the Combine step.
-
-    Returns tokens, their log-probabilities, and the own and used weights ``(S,)`` at ``step``.
-    """
-    device = _device(model)
-    src = _tensor(src_ids, device)
-    src_mask = torch.ones_like(src, dtype=torch.bool)
-    cap = len(forced) if continue_from is None else int(output_caps(src_mask, None)[0])
-    memory = model.encode(src, src_mask)
-    prev = torch.full((1, 1), BOS_ID, dtype=torch.long, device=device)
-    hidden = None
-    tokens, logprobs = [], []
-    own = used = None
-    for t in range(cap):
-        out = model.decode(prev, memory, hidden)
-        if t == step and out.attention is not None:
-            own = out.attention[0, 0]
-            used = alter(own) if alter is not None else own
-            out = model.decode(prev, memory, hidden, weights_override=used.view(1, 1, -1))
-        hidden = out.hidden
-        step_logp = torch.log_softmax(out.logits[:, 0].float(), dim=-1)[0]  # (V,)
-        step_logp[[PAD_ID, BOS_ID]] = float("-inf")
-        greedy = continue_from is not None and t >= continue_from
-        token = int(step_logp.argmax()) if greedy else int(forced[t])
-        tokens.append(token)
-        logprobs.append(float(step_logp[token]))
-        if greedy and token == EOS_ID:
-            break
-        prev = torch.full((1, 1), token, dtype=torch.long, device=device)
-    return tokens, logprobs, own, used
-
-
 def surgery(
     model: Seq2Seq,
     src_ids: Sequence[int],
@@ -325,9 +295,9 @@ def surgery(
     """Attention surgery: change the weights of output position ``step`` before the Combine step, decode on greedily.
 
     The prefix ``tokens[:step]`` is teacher-forced (so every step before ``step`` is exactly as in the original);
-    at ``step`` the decoder's weights ``alpha`` ``(S,)`` are replaced (see :func:`surgery_weights`) through the
-    decoder's ``weights_override``; from ``step`` on the output is greedy. With ``mode="own"`` and greedy-decoded
-    ``tokens`` this reproduces ``tokens`` exactly (the test suite checks it).
+    at ``step`` the decoder's weights ``alpha`` ``(S,)`` are replaced (see :func:`surgery_weights`) through
+    :func:`~attention_demo.decoding.greedy_search`'s ``override_weights``; from ``step`` on the output is greedy.
+    With ``mode="own"`` and greedy-decoded ``tokens`` this reproduces ``tokens`` exactly (the test suite checks it).
 
     Args:
         model: an attention model.
@@ -345,18 +315,30 @@ def surgery(
     tokens = list(tokens)
     if not 0 <= step < len(tokens):
         raise ValueError(f"step must be in 0..{len(tokens) - 1}, got {step}.")
-    original, original_logp, _, _ = _step_through(model, src_ids, tokens, None, None, -1)
-    alter = lambda own: surgery_weights(own, mode, source_index, seed)  # noqa: E731
-    new, new_logp, own, used = _step_through(model, src_ids, tokens, step, alter, step)
+    device = _device(model)
+    src = _tensor(src_ids, device)  # (1, S)
+    src_mask = torch.ones_like(src, dtype=torch.bool)
+    forced = _tensor(tokens, device)  # (1, T)
+    # The original, step by step exactly as greedy decoding computed it (each token scored after its own prefix).
+    original = greedy_search(model, src, src_mask, len(tokens), prefix=forced)[0]
+    changed: dict[str, torch.Tensor] = {}
+
+    def replace(t: int, own: torch.Tensor) -> torch.Tensor | None:
+        if t != step:
+            return None
+        changed["own"], changed["used"] = own[0], surgery_weights(own[0], mode, source_index, seed)
+        return changed["used"].unsqueeze(0)  # (1, S)
+
+    operated = greedy_search(model, src, src_mask, prefix=forced[:, :step], override_weights=replace)[0]
     return SurgeryResult(
         mode=mode,
         step=step,
-        original_tokens=original,
-        original_logprobs=original_logp,
-        tokens=new,
-        token_logprobs=new_logp,
-        original_weights=own.float().cpu().numpy(),
-        weights=used.float().cpu().numpy(),
+        original_tokens=original.tokens,
+        original_logprobs=original.token_logprobs,
+        tokens=operated.tokens,
+        token_logprobs=operated.token_logprobs,
+        original_weights=changed["own"].float().cpu().numpy(),
+        weights=changed["used"].float().cpu().numpy(),
     )
 
 
@@ -486,12 +468,12 @@ def evaluate_model(
         rows = {"saliency": sal, "occlusion": occ}
         if model.has_attention:
             rows["attention"] = hyp.attention.numpy()
+        chance += [1.0 / len(src)] * len(tokens)
+        pairs["saliency_vs_occlusion"] += per_step_agreement(sal, occ)
+        if model.has_attention:
+            pairs["attention_vs_saliency"] += per_step_agreement(rows["attention"], sal)
+            pairs["attention_vs_occlusion"] += per_step_agreement(rows["attention"], occ)
         for t in range(len(tokens)):
-            chance.append(1.0 / len(src))
-            pairs["saliency_vs_occlusion"].append(agreement(sal[t], occ[t]))
-            if model.has_attention:
-                pairs["attention_vs_saliency"].append(agreement(rows["attention"][t], sal[t]))
-                pairs["attention_vs_occlusion"].append(agreement(rows["attention"][t], occ[t]))
             for name in on_eos:
                 on_eos[name].append(float(np.argmax(rows[name][t]) == len(src) - 1))
     mean_norm, counts = gradient_by_distance(normalised, max_distance)
@@ -565,23 +547,53 @@ def evaluate_folder(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Compute the corpus evidence numbers and store them in metrics.json.")
-    parser.add_argument("--model", default="models/multi30k-de-en", help="a local model folder (written to)")
-    parser.add_argument("--dataset_name", required=True, help="Hub dataset id or local folder (as for train.py)")
-    parser.add_argument("--dataset_config_name", default=None)
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--max_samples", type=int, default=200, help="the first N sentences of the split")
-    parser.add_argument("--names", nargs="*", default=None, help="models to evaluate (all by default)")
+    """The corpus evidence command line; returns its exit status (usage errors exit with 2)."""
+    from attention_demo import cli
+    from attention_demo.data import DatasetError
+    from attention_demo.model_repo import ModelLoadError
+
+    parser = cli.ArgumentParser(
+        prog="python -m attention_demo.evidence",
+        description="Compute the corpus evidence numbers and store them in metrics.json.",
+    )
+    parser.add_argument(
+        "--model", type=cli.nonempty, default="models/multi30k-de-en", help="a local model folder (written to)"
+    )
+    parser.add_argument(
+        "--dataset_name", type=cli.nonempty, required=True, help="Hub dataset id or local folder (as for train.py)"
+    )
+    parser.add_argument("--dataset_config_name", type=cli.nonempty, default=None)
+    parser.add_argument("--split", type=cli.nonempty, default="test", help="train, validation (or val) or test")
+    samples = cli.Number(int, minimum=1)
+    parser.add_argument(
+        "--max_samples", type=samples, default=200, help=f"the first N sentences of the split; {samples.describe()}"
+    )
+    parser.add_argument("--names", nargs="*", type=cli.nonempty, default=None, help="models to evaluate (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return cli.report_failures(lambda: _corpus_command(args), debug=args.debug, expected=(ModelLoadError, DatasetError))
+
+
+def _corpus_command(args: argparse.Namespace) -> int:
+    """``main`` after parsing: check the folder and the dataset first (cheap), then compute and print."""
+    from attention_demo import cli
+    from attention_demo.data import dataset_source
+
+    folder = cli.folder_or_hub_id(args.model, "model")
+    if not isinstance(folder, Path):
+        raise cli.CommandLineError(
+            f"--model {args.model!r} is a Hub id, but the evidence is written into the model folder's metrics.json: "
+            "pass a local model folder."
+        )
+    dataset_source(args.dataset_name)  # a missing folder or an unreachable Hub fails before any model is loaded
     evidence = evaluate_folder(
-        args.model, args.dataset_name, args.max_samples, args.split, args.names, args.dataset_config_name
+        folder, args.dataset_name, args.max_samples, args.split, args.names, args.dataset_config_name
     )
     for name, numbers in evidence["models"].items():
         parts = [f"{pair}: tau {a['kendall_tau']['mean']}, top-1 {a['top1']['mean']}, JSD {a['jsd']['mean']}"
                  for pair, a in numbers["agreement"].items()]  # fmt: skip
         print(f"{name}: " + "; ".join(parts))
-    print(f"{evidence['num_sentences']} sentences in {evidence['seconds']} s; written to {args.model}/metrics.json")
+    print(f"{evidence['num_sentences']} sentences in {evidence['seconds']} s; written to {folder}/metrics.json")
     return 0
 
 

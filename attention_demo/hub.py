@@ -13,9 +13,12 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from attention_demo.cli import folder_or_hub_id
+from attention_demo.model_repo import CHECKPOINT_DIR
+
 HUB_PROBE_TIMEOUT_S = 3.0
 # Never uploaded: resumable training state is large and only useful locally.
-PUSH_IGNORE_PATTERNS = ["checkpoints/*", "checkpoints/**", "*.tmp"]
+PUSH_IGNORE_PATTERNS = [f"{CHECKPOINT_DIR}/*", f"{CHECKPOINT_DIR}/**", "*.tmp"]
 
 
 class HubUnreachableError(ConnectionError):
@@ -54,14 +57,15 @@ def require_hub(what: str, alternative: str) -> None:
 def resolve_model_folder(path_or_repo_id: str, revision: str | None = None) -> Path:
     """Return a local folder for a model repo: the path itself, or a downloaded (or cached) Hub snapshot.
 
+    Which one ``path_or_repo_id`` names is decided by :func:`attention_demo.cli.folder_or_hub_id`.
+
     Raises:
-        FileNotFoundError: neither a folder nor a Hub id that could be fetched or found in the cache.
+        FileNotFoundError: a folder that does not exist, or a Hub id that could not be downloaded.
+        HubUnreachableError: a Hub id that is not in the local cache while the Hub is unreachable.
     """
-    local = Path(path_or_repo_id)
-    if local.is_dir():
-        return local
-    if local.exists() or path_or_repo_id.startswith((".", "/", "~")) or path_or_repo_id.count("/") > 1:
-        raise FileNotFoundError(f"Model folder {path_or_repo_id!r} does not exist.")
+    source = folder_or_hub_id(path_or_repo_id, "model")
+    if isinstance(source, Path):
+        return source
 
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError

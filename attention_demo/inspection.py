@@ -20,10 +20,9 @@ import numpy as np
 import torch
 
 from attention_demo.attention import combine
+from attention_demo.data import decoder_input
 from attention_demo.model import Seq2Seq
-from attention_demo.tokenizer import BOS_ID
-
-WORD_MARK = "▁"  # the metaspace mark that starts a word in our BPE pieces
+from attention_demo.tokenizer import WORD_MARK, is_word_start
 
 
 def _is_punctuation(piece: str) -> bool:
@@ -34,9 +33,9 @@ def _is_punctuation(piece: str) -> bool:
 def word_spans(pieces: Sequence[str]) -> list[tuple[str, list[int]]]:
     """Group subword pieces into words: ``[(word, [piece indices])]`` covering every piece once, in order.
 
-    A new word starts at a piece with the ``▁`` mark, at a special token (``</s>``, ``<unk>`` after a complete word
-    is joined to it), and at punctuation that follows a word (``Stadt .`` -> ``Stadt``, ``.``). A bare ``▁`` (the
-    tokenizer's space before punctuation) is joined to the piece after it.
+    A new word starts at a piece with the word mark ``WORD_MARK``, at a special token (``</s>``, ``<unk>`` after a
+    complete word is joined to it), and at punctuation that follows a word (``Stadt .`` -> ``Stadt``, ``.``). A bare
+    mark (the tokenizer's space before punctuation) is joined to the piece after it.
 
     >>> word_spans(["▁Ein", "▁Fahr", "rad", "▁", ".", "</s>"])
     [('Ein', [0]), ('Fahrrad', [1, 2]), ('.', [3, 4]), ('</s>', [5])]
@@ -46,7 +45,7 @@ def word_spans(pieces: Sequence[str]) -> list[tuple[str, list[int]]]:
         previous = pieces[i - 1] if i else None
         starts_word = (
             not spans
-            or piece.startswith(WORD_MARK)
+            or is_word_start(piece)
             or (piece.startswith("<") and piece.endswith(">") and piece != "<unk>")  # </s>, <s>, <pad>
             or (previous is not None and previous.startswith("<") and previous != "<unk>")
             # punctuation stands alone, except after the bare mark (" .") or after more punctuation ("...")
@@ -158,7 +157,7 @@ def inspect_steps(model: Seq2Seq, source_ids: Sequence[int], target_ids: Sequenc
     device = next(model.parameters()).device
     src = torch.tensor([list(source_ids)], dtype=torch.long, device=device)  # (1, S)
     src_mask = torch.ones_like(src, dtype=torch.bool)  # (1, S): one sentence, no padding
-    tgt_in = torch.tensor([[BOS_ID, *list(target_ids)[:-1]]], dtype=torch.long, device=device)  # (1, T)
+    tgt_in = decoder_input(torch.tensor([list(target_ids)], dtype=torch.long, device=device))  # (1, T)
     memory = model.encode(src, src_mask)
     out = model.decode(tgt_in, memory)  # the model's own pass: raw scores e and weights alpha, (1, T, S)
     values = memory.attention.values  # (1, S, d) the encoder annotations h_j

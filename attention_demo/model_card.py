@@ -72,15 +72,15 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
     """Render the model card from ``metrics.json``'s content."""
     from attention_demo.data import MAX_SOURCE_TOKENS
     from attention_demo.evaluation import LENGTH_BUCKETS
-    from attention_demo.model_repo import MODEL_ORDER
+    from attention_demo.model import BASELINE
+    from attention_demo.model_repo import model_order
 
     dataset, split = metrics["dataset"], metrics["split"]
     models = metrics["models"]
     eval_results = []
     rows = []
     bucket_labels = [label for label, _, _ in LENGTH_BUCKETS]
-    order = {name: i for i, name in enumerate(MODEL_ORDER)}
-    for name, m in sorted(models.items(), key=lambda item: order.get(item[0], len(order))):
+    for name, m in sorted(models.items(), key=lambda item: model_order(item[0])):
         for metric_type, key, pretty in (("bleu", "bleu", "BLEU"), ("chrf", "chrf", "chrF")):
             eval_results.append(
                 EvalResult(
@@ -127,7 +127,7 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
         source_lang=metrics["source_lang"],
         target_lang=metrics["target_lang"],
         beam_size=metrics["beam_size"],
-        attention_names=", ".join(f"`{n}`" for n in models if n != "baseline") or "none",
+        attention_names=", ".join(f"`{n}`" for n in sorted(models, key=model_order) if n != BASELINE) or "none",
         rows=rows,
         bleu_signature=first["signatures"]["bleu"],
         chrf_signature=first["signatures"]["chrf"],

@@ -12,7 +12,11 @@ Layout::
         history.json                per-epoch training curves per model
         attention_evolution.json    attention maps of a few fixed validation sentences after every epoch
         test_examples.json          a sample of test pairs {"de": ..., "en": ...} for the app
-        checkpoints/                resumable training state (never pushed)
+        alignment_links.json        a word aligner's links for the test references (heatmap markers, AER)
+        checkpoints/<name>.pt       resumable training state (never pushed)
+
+The file names and the functions that read and write these files are here; other modules call them (training writes
+its checkpoints itself, at :func:`checkpoint_file`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -28,15 +33,22 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
+from tokenizers import Tokenizer
 
-from attention_demo.model import BASELINE, Seq2Seq
+from attention_demo.model import MODEL_NAMES, Seq2Seq
+from attention_demo.tokenizer import load_tokenizer
 
+logger = logging.getLogger(__name__)
+
+MODEL_CARD_FILE = "README.md"
+CONFIG_FILE = "config.json"  # written by Seq2Seq.save_pretrained (huggingface_hub's name)
+WEIGHTS_FILE = "model.safetensors"  # likewise
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 ATTENTION_EVOLUTION_FILE = "attention_evolution.json"
 TEST_EXAMPLES_FILE = "test_examples.json"
+ALIGNMENT_LINKS_FILE = "alignment_links.json"  # a word aligner's links for the test references (alignment.py)
 CHECKPOINT_DIR = "checkpoints"
-MODEL_ORDER = ("additive", "general", "dot", BASELINE)  # display order; other names sort after these
 
 
 class ModelLoadError(RuntimeError):
@@ -44,9 +56,40 @@ class ModelLoadError(RuntimeError):
 
 
 def model_names(folder: str | Path) -> list[str]:
-    """Names of the models in a folder (subfolders with a config.json), in display order."""
-    names = [p.parent.name for p in Path(folder).glob("*/config.json") if p.parent.name != CHECKPOINT_DIR]
-    return sorted(names, key=lambda n: (MODEL_ORDER.index(n) if n in MODEL_ORDER else len(MODEL_ORDER), n))
+    """Names of the models in a folder (subfolders with a config.json), in ``MODEL_NAMES`` order (others after)."""
+    names = [p.parent.name for p in Path(folder).glob(f"*/{CONFIG_FILE}") if p.parent.name != CHECKPOINT_DIR]
+    return sorted(names, key=model_order)
+
+
+def model_order(name: str) -> tuple[int, str]:
+    """Sort key that puts model names in ``MODEL_NAMES`` order, unknown names after them alphabetically."""
+    return (MODEL_NAMES.index(name) if name in MODEL_NAMES else len(MODEL_NAMES), name)
+
+
+def tokenizer_filename(lang: str) -> str:
+    """Tokenizers sit in the model folder as ``tokenizer.<lang>.json``."""
+    return f"tokenizer.{lang}.json"
+
+
+def save_tokenizer(tokenizer: Tokenizer, folder: str | Path, lang: str) -> Path:
+    """Write the tokenizer of language ``lang`` into the folder (atomically, like the JSON files); returns its path."""
+    path = Path(folder) / tokenizer_filename(lang)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tokenizer.save(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+def load_tokenizers(folder: str | Path, source_lang: str, target_lang: str) -> tuple[Tokenizer, Tokenizer]:
+    """The source and target tokenizers of a model folder (clear errors if missing or broken)."""
+    source, target = (load_tokenizer(Path(folder) / tokenizer_filename(lang)) for lang in (source_lang, target_lang))
+    return source, target
+
+
+def checkpoint_file(folder: str | Path, name: str) -> Path:
+    """Where training keeps the resumable state of model ``name``."""
+    return Path(folder) / CHECKPOINT_DIR / f"{name}.pt"
 
 
 def save_model(model: Seq2Seq, directory: str | Path, dtype: torch.dtype = torch.float16) -> None:
@@ -67,7 +110,7 @@ def load_model(folder: str | Path, name: str, device: str | torch.device = "cpu"
     if not directory.is_dir():
         available = ", ".join(model_names(folder)) or "none"
         raise ModelLoadError(f"No model {name!r} in {folder}; available models: {available}.")
-    for filename in ("config.json", "model.safetensors"):
+    for filename in (CONFIG_FILE, WEIGHTS_FILE):
         if not (directory / filename).is_file():
             raise ModelLoadError(f"{directory / filename} is missing; the model folder is incomplete.")
     try:
@@ -78,7 +121,7 @@ def load_model(folder: str | Path, name: str, device: str | torch.device = "cpu"
             model = Seq2Seq.from_pretrained(str(directory), strict=True, map_location="cpu")
     except (SafetensorError, RuntimeError, OSError, ValueError, TypeError, json.JSONDecodeError) as error:
         raise ModelLoadError(
-            f"Could not load {directory / 'model.safetensors'} (or its config.json): {error}. "
+            f"Could not load {directory / WEIGHTS_FILE} (or its {CONFIG_FILE}): {error}. "
             "The file is corrupt or does not match the config; re-download or re-train the model."
         ) from error
     return model.float().to(device).eval()
@@ -100,3 +143,32 @@ def read_json(path: str | Path, default: Any = None) -> Any:
     if not path.is_file():
         return default
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_optional_json(path: str | Path) -> Any:
+    """A JSON file that a folder may lack or hold damaged (metrics, history, ...): its content, or None when it is
+    missing or unreadable (then a warning is logged and the caller shows what it can without it)."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as error:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        logger.warning("Ignoring %s: %s", path, error)
+        return None
+
+
+def read_test_examples(folder: str | Path, source_lang: str, target_lang: str) -> list[dict[str, str | None]]:
+    """The folder's example sentences as ``{"source": str, "reference": str | None}``, in file order.
+
+    ``test_examples.json`` holds a list of ``{source_lang: ..., target_lang: ...}`` pairs (as ``train.py`` writes
+    it; ``{"source": ..., "reference": ...}`` is accepted too). Rows without a source sentence are skipped; a
+    missing or unreadable file gives an empty list.
+    """
+    rows = read_optional_json(Path(folder) / TEST_EXAMPLES_FILE)
+    examples: list[dict[str, str | None]] = []
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict):
+            continue
+        source = row.get(source_lang) or row.get("source")
+        reference = row.get(target_lang) or row.get("reference")
+        if isinstance(source, str) and source.strip():
+            examples.append({"source": source.strip(), "reference": reference if isinstance(reference, str) else None})
+    return examples

@@ -1,4 +1,7 @@
-"""Matplotlib figures for the app: attention heatmaps, one decoder step, and the evidence plots. Headless (Agg).
+"""Matplotlib figures for the app: one decoder step, coverage, and the evidence plots. Headless (Agg).
+
+The attention and saliency heatmaps are not drawn here: the browser draws them from their numbers
+(``attention_demo.ui.heatmap``), so that they answer hover and clicks and no request spends time drawing them.
 
 Every function returns a new :class:`~matplotlib.figure.Figure` made with the object-oriented API, never through
 ``pyplot``: pyplot keeps global state that is not thread-safe (the app serves several requests at once) and keeps
@@ -11,40 +14,39 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and Spaces
 
-import base64  # noqa: E402
-import io  # noqa: E402
 import unicodedata  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.font_manager import FontProperties, findfont, get_font  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from matplotlib.transforms import ScaledTranslation, Transform  # noqa: E402
 
-MODEL_COLOURS = {"additive": "tab:blue", "general": "tab:orange", "dot": "tab:green", "baseline": "black"}
+from attention_demo.model import BASELINE, MODEL_NAMES  # noqa: E402
+from attention_demo.tokenizer import display_piece  # noqa: E402
+
+# One fixed colour per model (the attention models in MODEL_NAMES order); the baseline is always black.
+MODEL_COLOURS = {**dict(zip(MODEL_NAMES, ("tab:green", "tab:orange", "tab:blue"))), BASELINE: "black"}
 MAX_LABEL_CHARS = 18  # longer axis labels are shortened with an ellipsis
 DPI = 90
 
 
-def display_piece(piece: str) -> str:
-    """A subword as shown on an axis: the word-start mark ``▁`` removed, continuation pieces prefixed with ``·``."""
-    if piece.startswith("▁"):
-        return piece[1:] or "▁"
-    return piece if piece.startswith("<") else "·" + piece
+def printable(text: str, max_chars: int = MAX_LABEL_CHARS) -> str:
+    """Arbitrary (user) text as a visible label of at most ``max_chars`` characters (longer text ends with "…").
+
+    Control and format characters (a tab is a piece of the German vocabulary) have no glyph: they are shown as
+    escapes (``\\t``). Used for the figures here and for the labels of the heatmap the browser draws.
+    """
+    text = "".join(repr(ch)[1:-1] if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return text
 
 
 def plain_label(text: str) -> str:
     """Make arbitrary (user) text safe as a matplotlib label: no mathtext, no invisible characters, bounded length.
 
-    A ``$`` would switch matplotlib to mathtext, and unbalanced or odd TeX raises at draw time: escape it. Control
-    and format characters (a tab is a piece of the German vocabulary) have no glyph: show them as escapes (``\\t``).
+    A ``$`` would switch matplotlib to mathtext, and unbalanced or odd TeX raises at draw time: escape it.
     """
-    text = "".join(repr(ch)[1:-1] if unicodedata.category(ch)[0] == "C" else ch for ch in text)
-    if len(text) > MAX_LABEL_CHARS:
-        text = text[: MAX_LABEL_CHARS - 1] + "…"
-    return text.replace("$", r"\$")
+    return printable(text).replace("$", r"\$")
 
 
 def model_colour(name: str) -> str:
@@ -62,43 +64,6 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=DPI)
 
 
-_TICK = 0.12  # inches: tick length and padding next to tick labels
-_AXIS_LABEL = 0.3  # inches: an axis label at 10 pt and its padding
-_SIN60 = 0.866
-
-
-def _text_widths(texts: Sequence[str], fontsize: float) -> list[float]:
-    """Widths in inches of ``texts`` in the default font, measured without drawing anything."""
-    font = get_font(findfont(FontProperties()))  # matplotlib caches fonts per thread, so this is cheap and safe
-    font.set_size(fontsize, DPI)  # at the figure's resolution, where hinting makes glyphs a little wider
-    widths = []
-    for text in texts:
-        font.set_text(text, 0.0)
-        widths.append(font.get_width_height()[0] / 64 / DPI)  # 26.6 fixed-point pixels -> inches
-    return widths
-
-
-def _text_width(texts: Sequence[str], fontsize: float) -> float:
-    """Width in inches of the widest of ``texts`` (0 for none)."""
-    return max(_text_widths(texts, fontsize), default=0.0)
-
-
-def figure_data_uri(fig: Figure) -> str:
-    """``fig`` as a ``data:image/webp`` URI, encoded losslessly at libwebp's fastest setting.
-
-    Gradio's default (lossy WebP at its default effort) took about 30 ms for a heatmap, a large part of the app's
-    main request; lossless method 0 takes about 6 ms, keeps every colour exact and is still smaller than PNG.
-    """
-    with io.BytesIO() as buffer:
-        fig.savefig(buffer, format="webp", pil_kwargs={"lossless": True, "method": 0})
-        return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _shifted(transform: Transform, dx: float, dy: float, fig: Figure) -> Transform:
-    """``transform`` followed by a shift of (``dx``, ``dy``) inches."""
-    return transform + ScaledTranslation(dx, dy, fig.dpi_scale_trans)
-
-
 def plain_label_multiline(text: str) -> str:
     """Like :func:`plain_label` but without shortening (for messages we wrote ourselves)."""
     return text.replace("$", r"\$")
@@ -113,101 +78,6 @@ def message_figure(message: str, title: str = "") -> Figure:
     if title:
         ax.set_title(title)
     return fig
-
-
-def attention_heatmap(
-    attention: np.ndarray,
-    source_labels: Sequence[str],
-    target_labels: Sequence[str],
-    title: str = "",
-    pieces: bool = True,
-    highlight_row: int | None = None,
-    colorbar_label: str = "attention weight α",
-) -> Figure:
-    """Heatmap of ``attention`` ``(tgt_len, src_len)``: target tokens as rows, source tokens as columns.
-
-    Args:
-        attention: weights in [0, 1]; each row is a distribution over the source.
-        source_labels, target_labels: one label per column / row.
-        title: figure title.
-        pieces: the labels are BPE pieces (shown via :func:`display_piece`); False for merged words.
-        highlight_row: a row to outline (the target word picked in the app).
-        colorbar_label: what the values are (the same heatmap shows gradient saliency).
-    """
-    attention = np.asarray(attention, dtype=float)
-    rows, cols = attention.shape
-    shown = display_piece if pieces else (lambda label: label)
-    x_labels = [plain_label(shown(p)) for p in source_labels[:cols]]
-    y_labels = [plain_label(shown(p)) for p in target_labels[:rows]]
-    x_size, y_size = _font_size(cols), _font_size(rows)
-    # Margins and label positions from the measured label widths instead of fig.tight_layout() and matplotlib's
-    # automatic label placement: both measure every tick label by laying it out again, which made drawing the
-    # heatmap the slowest part of the app's main request (see benchmarks/benchmark_app.py).
-    axes_width, axes_height = min(11.0, max(2.3, 0.42 * cols)), min(10.0, max(1.4, 0.32 * rows))
-    x_widths = _text_widths(x_labels, x_size)
-    x_extent = max(x_widths, default=0.0) * _SIN60 + 0.5 * x_size / 72 + _TICK  # labels rotated 60 degrees
-    y_extent = _text_width(y_labels, y_size) + _TICK
-    # A rotated x label leans left of its column by about half its width (cos 60) plus its height.
-    cell = axes_width / max(cols, 1)
-    lean = max((0.5 * w + x_size / 72 - (j + 0.5) * cell for j, w in enumerate(x_widths)), default=0.0)
-    left = max(y_extent + _AXIS_LABEL, lean + 0.05)
-    bottom = x_extent + _AXIS_LABEL
-    top = 0.45 if title else 0.15
-    right = 1.1  # the colorbar (0.15 in from the map, 0.15 in wide), its ticks and its label
-    axes_width = max(axes_width, _text_width([title], 11) - 2 * min(left, right) + 0.2)  # room for the title
-    width, height = axes_width + left + right, axes_height + bottom + top
-    fig = _figure(width, height)
-    ax = fig.add_axes((left / width, bottom / height, axes_width / width, axes_height / height))
-    colorbar_axes = fig.add_axes(
-        ((left + axes_width + 0.15) / width, bottom / height, 0.15 / width, axes_height / height)
-    )
-    # One quadrilateral per cell (pcolormesh), not an image: imshow resamples the matrix to screen pixels, which took
-    # 14 ms of a 57 ms draw; the mesh takes under 2 ms. Cell (t, j) spans [j, j+1] x [t, t+1], row 0 at the top.
-    image = ax.pcolormesh(attention, cmap="viridis", vmin=0.0, vmax=1.0)
-    ax.set_xlim(0, cols)
-    ax.set_ylim(rows, 0)
-    ax.tick_params(length=0)  # the labels name the cells; tick marks would only add clutter
-    ax.set_xticks(np.arange(cols) + 0.5, x_labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=x_size)
-    ax.set_yticks(np.arange(rows) + 0.5, y_labels, fontsize=y_size)
-    ax.set_xlabel("source (German)")
-    ax.xaxis.set_label_coords(0.5, 0.0, transform=_shifted(ax.transAxes, 0.0, -x_extent, fig))
-    ax.set_ylabel("output (English)")
-    ax.yaxis.set_label_coords(0.0, 0.5, transform=_shifted(ax.transAxes, -y_extent, 0.0, fig))
-    if highlight_row is not None and 0 <= highlight_row < rows:
-        ax.add_patch(Rectangle((0, highlight_row), cols, 1, fill=False, edgecolor="tab:red", linewidth=2.0))
-    if title:
-        ax.set_title(plain_label_multiline(title), fontsize=11, y=1.0, pad=6)  # a fixed y: no automatic placement
-    colorbar = fig.colorbar(image, cax=colorbar_axes, label=colorbar_label)
-    colorbar.ax.yaxis.set_label_coords(1.0, 0.5, transform=_shifted(colorbar.ax.transAxes, 0.45, 0.0, fig))
-    return fig
-
-
-@dataclass(frozen=True)
-class Heatmap:
-    """The arguments of :func:`attention_heatmap`, kept as data: cheap to make and to send to another process.
-
-    The app's views return these instead of figures so that the drawing (most of a request's work, and all of it
-    holding Python's GIL) can happen in a worker process; :meth:`figure` draws it.
-    """
-
-    matrix: np.ndarray  # (rows, columns)
-    source_labels: tuple[str, ...]
-    target_labels: tuple[str, ...]
-    title: str = ""
-    pieces: bool = True
-    highlight_row: int | None = None
-    colorbar_label: str = "attention weight α"
-
-    def figure(self) -> Figure:
-        return attention_heatmap(
-            self.matrix, self.source_labels, self.target_labels, title=self.title, pieces=self.pieces,
-            highlight_row=self.highlight_row, colorbar_label=self.colorbar_label,
-        )  # fmt: skip
-
-
-def render(plot: Heatmap | Figure) -> str:
-    """A heatmap (drawn here) or a figure as a data URI (:func:`figure_data_uri`); the app's worker processes run it."""
-    return figure_data_uri(plot.figure() if isinstance(plot, Heatmap) else plot)
 
 
 def step_figure(
@@ -295,14 +165,14 @@ def bleu_by_length_figure(metrics: dict | None) -> Figure:
                 buckets.append(row["bucket"])
             counts[row["bucket"]] = row.get("num_sentences", 0)
     bleu = {name: [{r["bucket"]: r["bleu"] for r in rs}.get(b, np.nan) for b in buckets] for name, rs in rows.items()}
-    baseline = bleu.get("baseline")
+    baseline = bleu.get(BASELINE)
     fig = _figure(12.0 if baseline else 7.5, 4.2)
     axes = fig.subplots(1, 2 if baseline else 1, squeeze=False)[0]
     x = np.arange(len(buckets))
     tick_labels = [f"{b}\n(n={counts.get(b, 0)})" for b in buckets]
     ax = axes[0]
     for name, ys in bleu.items():
-        is_baseline = name == "baseline"
+        is_baseline = name == BASELINE
         ax.plot(
             x,
             ys,
@@ -317,7 +187,7 @@ def bleu_by_length_figure(metrics: dict | None) -> Figure:
     ax.legend()
     if baseline:
         gain_ax = axes[1]
-        others = [name for name in bleu if name != "baseline"]
+        others = [name for name in bleu if name != BASELINE]
         width = 0.8 / max(len(others), 1)
         for k, name in enumerate(others):
             gains = np.asarray(bleu[name], dtype=float) - np.asarray(baseline, dtype=float)
@@ -343,7 +213,7 @@ def training_curves_figure(history: dict | None) -> Figure:
     ax_bleu, ax_loss = fig.subplots(1, 2)
     for name, rows in curves.items():
         epochs = [r["epoch"] for r in rows]
-        style = {"color": model_colour(name), "marker": "o", "linestyle": "--" if name == "baseline" else "-"}
+        style = {"color": model_colour(name), "marker": "o", "linestyle": "--" if name == BASELINE else "-"}
         ax_bleu.plot(epochs, [r.get("val_bleu", np.nan) for r in rows], label=name, **style)
         ax_loss.plot(epochs, [r.get("val_loss", np.nan) for r in rows], label=name, **style)
     ax_bleu.set_title("validation BLEU (greedy)")
@@ -397,7 +267,7 @@ def gradient_by_distance_figure(evidence: dict | None) -> Figure:
     for name, numbers in models.items():
         curve = numbers.get("gradient_by_distance") or {}
         ys = np.array([np.nan if v is None else v for v in curve.get("mean_saliency") or []], dtype=float)
-        is_baseline = name == "baseline"
+        is_baseline = name == BASELINE
         ax.plot(
             curve.get("distance", [])[: len(ys)], ys, marker="o", markersize=3, color=model_colour(name),
             linestyle="--" if is_baseline else "-", label=f"{name} (no attention)" if is_baseline else name,
@@ -440,7 +310,7 @@ def agreement_histograms_figure(evidence: dict | None) -> Figure:
                 top1 = (numbers["agreement"][pair].get("top1") or {}).get("mean")
                 label = f"{name}: mean {summary.get('mean')}" + (f", top-1 {top1}" if top1 is not None else "")
                 ax.step(centres, counts / counts.sum(), where="mid", color=model_colour(name), label=label,
-                        linestyle="--" if name == "baseline" else "-")  # fmt: skip
+                        linestyle="--" if name == BASELINE else "-")  # fmt: skip
             ax.set_title(f"{pair_label}: {'Kendall τ' if measure == 'kendall_tau' else 'JS divergence (bits)'}")
             ax.set_ylabel("share of output steps")
             ax.grid(alpha=0.3)

@@ -16,11 +16,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]  # ids 0, 1, 2, 3 in every vocabulary
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
-
-
-def tokenizer_filename(lang: str) -> str:
-    """Tokenizers sit in the model folder as ``tokenizer.<lang>.json``."""
-    return f"tokenizer.{lang}.json"
+WORD_MARK = "▁"  # the metaspace mark that starts a word in the pieces (U+2581); decoding turns it into a space
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 6000, min_frequency: int = 2) -> Tokenizer:
@@ -60,5 +56,31 @@ def decode(tokenizer: Tokenizer, ids: Iterable[int]) -> str:
 
 
 def pieces(tokenizer: Tokenizer, ids: Iterable[int]) -> list[str]:
-    """Ids -> subword strings for display (``▁`` marks the start of a word)."""
+    """Ids -> subword strings for display (``WORD_MARK`` marks the start of a word)."""
     return [tokenizer.id_to_token(int(i)) or UNK for i in ids]
+
+
+def is_word_start(piece: str) -> bool:
+    """True for a piece that starts a word (it carries the word mark)."""
+    return piece.startswith(WORD_MARK)
+
+
+def display_piece(piece: str) -> str:
+    """A subword as shown on an axis or in a list: the word mark removed, continuation pieces prefixed with ``·``.
+
+    >>> [display_piece(p) for p in ["▁Fahr", "rad", "▁", "</s>"]]
+    ['Fahr', '·rad', '▁', '</s>']
+    """
+    if is_word_start(piece):
+        return piece[len(WORD_MARK) :] or WORD_MARK  # a bare mark (the space before punctuation) stays visible
+    return piece if piece.startswith("<") else "·" + piece
+
+
+def text_from_pieces(piece_strings: Iterable[str]) -> str:
+    """Readable text from pieces alone (no tokenizer at hand, e.g. pieces stored in JSON): special tokens dropped,
+    word marks turned into spaces. For ids, :func:`decode` is the exact inverse of :func:`encode`.
+
+    >>> text_from_pieces(["▁A", "▁bi", "cycle", "▁", ".", "</s>"])
+    'A bicycle .'
+    """
+    return "".join(p for p in piece_strings if p not in SPECIAL_TOKENS).replace(WORD_MARK, " ").strip()

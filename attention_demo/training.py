@@ -19,48 +19,62 @@ import os
 import platform
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import PrecisionType, is_fp8_available, set_seed
+from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from attention_demo import cli
 from attention_demo.data import (
     BucketBatchSampler,
+    DatasetError,
     ParallelCorpus,
     TokenizedPairs,
     collate,
     load_parallel_data,
     source_ids,
 )
+from attention_demo.decoder import PLACEMENTS
 from attention_demo.decoding import translate_ids
 from attention_demo.evaluation import corpus_scores, evaluate_translations
-from attention_demo.model import BASELINE, ModelConfig, Seq2Seq
+from attention_demo.model import BASELINE, MODEL_NAMES, ModelConfig, Seq2Seq
 from attention_demo.model_card import build_model_card
 from attention_demo.model_repo import (
     ATTENTION_EVOLUTION_FILE,
     CHECKPOINT_DIR,
     HISTORY_FILE,
     METRICS_FILE,
+    MODEL_CARD_FILE,
     TEST_EXAMPLES_FILE,
+    ModelLoadError,
+    checkpoint_file,
     load_model,
+    load_tokenizers,
     read_json,
     save_model,
+    save_tokenizer,
+    tokenizer_filename,
     write_json_atomic,
 )
-from attention_demo.tokenizer import (
-    PAD_ID,
-    decode,
-    load_tokenizer,
-    pieces,
-    tokenizer_filename,
-    train_tokenizer,
-)
+from attention_demo.tokenizer import PAD_ID, SPECIAL_TOKENS, decode, pieces, train_tokenizer
 
 logger = logging.getLogger("attention_demo.training")
+
+NUMBER_BOUNDS = ("minimum", "maximum", "above", "below")  # the metadata keys of a number's range (cli.Number)
+MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + 96  # the special tokens plus room for an alphabet of letters, digits, marks
+# accelerate's choices; fp8 only where one of its fp8 backends is installed (else Accelerator() refuses it).
+MIXED_PRECISIONS = ("auto", *(p.value for p in PrecisionType if p != PrecisionType.FP8 or is_fp8_available()))
+TRAINING_ARGS_FILE = "training_args.json"  # in <output_dir>/checkpoints/: the settings a resumed run must repeat
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed (truncated, corrupt, or written with other model sizes)."""
 
 
 @dataclass
@@ -70,73 +84,190 @@ class TrainingArguments:
     dataset_name: str = field(default="bentrevett/multi30k", metadata={"help": "Hub dataset id or local folder"})
     dataset_config_name: str | None = field(default=None, metadata={"help": "dataset configuration, e.g. de-en"})
     dataset_hub_id: str | None = field(
-        default=None, metadata={"help": "Hub id to credit in the model card when --dataset_name is a local copy"}
+        default=None,
+        metadata={
+            "help": "Hub id to credit in the model card when --dataset_name is a local copy",
+            "type": cli.hub_id,
+            "resume_may_change": True,
+        },
     )
-    source_lang: str = "de"
-    target_lang: str = "en"
+    source_lang: str = field(default="de", metadata={"help": "language to translate from", "type": cli.language_code})
+    target_lang: str = field(default="en", metadata={"help": "language to translate into", "type": cli.language_code})
     attention: list[str] = field(
-        default_factory=lambda: ["additive", "dot", "general", BASELINE],
-        metadata={"help": "models to train: any of additive, dot, general, baseline"},
+        default_factory=lambda: list(MODEL_NAMES),
+        metadata={
+            "help": f"models to train: any of {', '.join(MODEL_NAMES)}",
+            "choices": MODEL_NAMES,
+            "resume_may_change": True,
+        },
     )
-    output_dir: str = field(default="outputs/multi30k-de-en", metadata={"help": "the model repo folder"})
-    num_train_epochs: int = 8
-    per_device_train_batch_size: int = 64
-    per_device_eval_batch_size: int = 128
-    learning_rate: float = 2e-3
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    label_smoothing: float = 0.1
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-    seed: int = 42
+    output_dir: str = field(
+        default="outputs/multi30k-de-en", metadata={"help": "the model repo folder", "resume_may_change": True}
+    )
+    num_train_epochs: int = field(
+        default=8,
+        metadata={"minimum": 1, "resume_may_change": True},  # more epochs stretch the rest of the schedule
+    )
+    per_device_train_batch_size: int = field(default=64, metadata={"minimum": 1})
+    per_device_eval_batch_size: int = field(default=128, metadata={"minimum": 1})
+    learning_rate: float = field(default=2e-3, metadata={"above": 0, "maximum": 1})
+    warmup_ratio: float = field(default=0.03, metadata={"minimum": 0, "maximum": 1, "help": "share of the steps"})
+    weight_decay: float = field(default=0.0, metadata={"minimum": 0, "maximum": 1})
+    max_grad_norm: float = field(default=1.0, metadata={"above": 0})
+    label_smoothing: float = field(default=0.1, metadata={"minimum": 0, "below": 1})
+    max_train_samples: int | None = field(default=None, metadata={"minimum": 1})
+    max_eval_samples: int | None = field(default=None, metadata={"minimum": 1})
+    seed: int = field(default=42, metadata={"minimum": 0, "maximum": 2**31 - 1})  # seed + epoch seeds numpy too
     resume_from_checkpoint: bool = field(
-        default=False, metadata={"help": "continue from <output_dir>/checkpoints (finished models are skipped)"}
+        default=False,
+        metadata={
+            "help": "continue from <output_dir>/checkpoints (finished models are skipped)",
+            "resume_may_change": True,
+        },
     )
-    push_to_hub: bool = False
-    hub_model_id: str | None = None
-    hub_token: str | None = None
-    vocab_size: int = field(default=6000, metadata={"help": "BPE vocabulary size per language"})
-    embedding_size: int = 256
-    encoder_hidden_size: int = 192
-    decoder_hidden_size: int = 384
-    attention_size: int = 192
-    num_layers: int = 1
-    dropout: float = 0.3
+    push_to_hub: bool = field(default=False, metadata={"resume_may_change": True})
+    hub_model_id: str | None = field(default=None, metadata={"type": cli.hub_id, "resume_may_change": True})
+    hub_token: str | None = field(default=None, metadata={"resume_may_change": True})  # never recorded
+    vocab_size: int = field(
+        default=6000, metadata={"help": "BPE vocabulary size per language", "minimum": MIN_VOCAB_SIZE}
+    )
+    embedding_size: int = field(default=256, metadata={"minimum": 1})
+    encoder_hidden_size: int = field(default=192, metadata={"minimum": 1})
+    decoder_hidden_size: int = field(default=384, metadata={"minimum": 1})
+    attention_size: int = field(default=192, metadata={"minimum": 1})
+    num_layers: int = field(default=1, metadata={"minimum": 1})
+    dropout: float = field(default=0.3, metadata={"minimum": 0, "below": 1})
     tie_embeddings: bool = True
-    eval_beam_size: int = field(default=5, metadata={"help": "beam size for the final test evaluation"})
-    mixed_precision: str = field(default="auto", metadata={"help": "auto, no, fp16 or bf16 (auto: bf16 on GPU)"})
-    num_test_examples: int = field(default=100, metadata={"help": "test pairs saved for the app's examples"})
-    num_attention_samples: int = field(default=3, metadata={"help": "validation sentences whose attention is saved"})
+    attention_placement: str = field(
+        default="luong",
+        metadata={
+            "help": "luong: attend from s_t; bahdanau: from s_{t-1}, context into the GRU",
+            "choices": PLACEMENTS,
+        },
+    )
+    input_feeding: bool = field(default=False, metadata={"help": "feed s~_{t-1} into the decoder GRU (Luong 3.3)"})
+    summary_input: bool = field(default=True, metadata={"help": "the decoder GRU reads the encoder summary z"})
+    null_slot: bool = field(default=False, metadata={"help": 'a learned "no source word" position for attention'})
+    attend_eos: bool = field(default=True, metadata={"help": "whether </s> is among the positions attention reads"})
+    eval_beam_size: int = field(
+        default=5,
+        metadata={
+            "help": "beam size for the final test evaluation",
+            "minimum": 1,
+            "maximum": cli.MAX_BEAM_SIZE,
+            "resume_may_change": True,
+        },
+    )
+    mixed_precision: str = field(
+        default="auto", metadata={"help": "auto: bf16 on a GPU that has it, else no", "choices": MIXED_PRECISIONS}
+    )
+    num_test_examples: int = field(
+        default=100,
+        metadata={"help": "test pairs saved for the app's examples", "minimum": 1, "resume_may_change": True},
+    )
+    num_attention_samples: int = field(
+        default=3, metadata={"help": "validation sentences whose attention is saved", "minimum": 0}
+    )
 
 
-def parse_args(argv: list[str] | None = None) -> TrainingArguments:
-    """Build an argparse parser from :class:`TrainingArguments` and parse ``argv``."""
-    parser = argparse.ArgumentParser(description="Train attention and no-attention GRU translation models.")
+def build_parser() -> cli.ArgumentParser:
+    """An argparse parser built from :class:`TrainingArguments`: each field's type and metadata give its check.
+
+    Metadata keys: ``help``; ``choices``; ``minimum``/``maximum`` (inclusive) and ``above``/``below`` (exclusive)
+    for numbers (:class:`attention_demo.cli.Number`, which also rejects nan and inf); ``type`` for a text with a
+    format of its own (a language code, a Hub id; other texts must not be empty); ``resume_may_change`` for settings
+    that do not change the trained weights (see :func:`check_output_dir`).
+    """
+    parser = cli.ArgumentParser(prog="train.py", description="Train attention and no-attention GRU translation models.")
     for f in dataclasses.fields(TrainingArguments):
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        help_text = f.metadata.get("help", "") + (f" (default: {default})" if default is not None else "")
-        name = f"--{f.name}"
-        if f.type == "bool":
-            parser.add_argument(name, type=_str_to_bool, nargs="?", const=True, default=default, help=help_text)
-        elif f.type == "list[str]":
-            parser.add_argument(name, nargs="+", default=default, help=help_text)
+        kind = f.type.removesuffix(" | None")
+        options: dict = {"default": default, "choices": f.metadata.get("choices")}
+        if kind == "bool":
+            options.update(type=cli.boolean, nargs="?", const=True)
+        elif kind in ("int", "float"):
+            bounds = {key: f.metadata[key] for key in NUMBER_BOUNDS if key in f.metadata}
+            options["type"] = cli.Number(int if kind == "int" else float, **bounds)
         else:
-            kind = {"int": int, "float": float, "int | None": int}.get(f.type, str)
-            parser.add_argument(name, type=kind, default=default, help=help_text)
-    args = TrainingArguments(**vars(parser.parse_args(argv)))
-    unknown = [a for a in args.attention if a not in ("additive", "dot", "general", BASELINE)]
-    if unknown:
-        parser.error(f"unknown --attention value(s) {unknown}; use additive, dot, general or baseline")
+            options["type"] = f.metadata.get("type", cli.nonempty)
+            if kind == "list[str]":
+                options["nargs"] = "+"
+        notes = [options["type"].describe()] if isinstance(options["type"], cli.Number) else []
+        notes += [f"default: {default}"] if default is not None else []
+        help_text = " ".join([f.metadata.get("help", ""), f"({'; '.join(notes)})" if notes else ""]).strip()
+        parser.add_argument(f"--{f.name}", help=help_text.replace("%", "%%"), **options)
+    return parser
+
+
+def _combination_problem(args: TrainingArguments) -> str | None:
+    """The first arguments that do not fit together, in words; None when they all fit."""
+    if args.source_lang == args.target_lang:
+        return f"--source_lang and --target_lang are both {args.source_lang!r}; a translation needs two languages"
+    repeated = sorted({name for name in args.attention if args.attention.count(name) > 1})
+    if repeated:
+        return f"--attention names {', '.join(repeated)} more than once"
+    if "dot" in args.attention and args.decoder_hidden_size != 2 * args.encoder_hidden_size:
+        return (
+            f"--attention dot needs --decoder_hidden_size equal to 2 * --encoder_hidden_size "
+            f"({2 * args.encoder_hidden_size}), got {args.decoder_hidden_size}; change a size or leave out dot"
+        )
+    return None
+
+
+def _checked_arguments(namespace: argparse.Namespace, parser: cli.ArgumentParser) -> TrainingArguments:
+    """The parsed values as :class:`TrainingArguments`, after the checks that involve several arguments."""
+    args = TrainingArguments(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(TrainingArguments)})
+    problem = _combination_problem(args)
+    if problem:
+        parser.error(problem)
     return args
 
 
-def _str_to_bool(value: str) -> bool:
-    if value.lower() in {"1", "true", "yes", "y"}:
-        return True
-    if value.lower() in {"0", "false", "no", "n"}:
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+def parse_args(argv: list[str] | None = None) -> TrainingArguments:
+    """Parse and check ``argv``: a bad value or combination exits with status 2 and a one-line message."""
+    parser = build_parser()
+    return _checked_arguments(parser.parse_args(argv), parser)
+
+
+def _resumable_settings(args: TrainingArguments) -> dict:
+    """The arguments a resumed run must repeat: every field not marked ``resume_may_change``."""
+    fields = dataclasses.fields(TrainingArguments)
+    return {f.name: getattr(args, f.name) for f in fields if not f.metadata.get("resume_may_change")}
+
+
+def check_output_dir(args: TrainingArguments) -> None:
+    """Refuse, before anything is loaded or written, an output folder that cannot be one, and a resumed run whose
+    settings differ from those recorded in ``<output_dir>/checkpoints/`` by the run that wrote the checkpoints.
+
+    Raises:
+        cli.CommandLineError: with a message that says what to do.
+    """
+    output = Path(args.output_dir)
+    for path in (output, *output.parents):  # the first one that exists must be a folder we may write to
+        if path.exists():
+            if not path.is_dir():
+                raise cli.CommandLineError(f"--output_dir {args.output_dir}: {path} is a file, not a folder.")
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise cli.CommandLineError(f"--output_dir {args.output_dir}: {path} is not writable.")
+            break
+    if not args.resume_from_checkpoint:
+        return
+    recorded = read_json(output / CHECKPOINT_DIR / TRAINING_ARGS_FILE, {})
+    settings = _resumable_settings(args)
+    changed = [f"--{k} {settings[k]} (was {v})" for k, v in recorded.items() if k in settings and settings[k] != v]
+    if changed:
+        raise cli.CommandLineError(
+            f"--resume_from_checkpoint with other settings than the run that wrote {output}: {', '.join(changed)}. "
+            f"Resume with the same settings, or delete {output / CHECKPOINT_DIR} to start over."
+        )
+
+
+def record_settings(args: TrainingArguments, accelerator: Accelerator) -> None:
+    """Record the settings a resumed run must repeat next to the checkpoints (main process; an unchanged record is
+    not rewritten, so a resumed run that fails leaves the folder as it was)."""
+    path, settings = Path(args.output_dir) / CHECKPOINT_DIR / TRAINING_ARGS_FILE, _resumable_settings(args)
+    if accelerator.is_main_process and read_json(path) != settings:
+        write_json_atomic(path, settings)
 
 
 def hardware_description(accelerator: Accelerator) -> str:
@@ -150,7 +281,7 @@ def hardware_description(accelerator: Accelerator) -> str:
     )
 
 
-def lr_lambda(total_steps: int, warmup_ratio: float):  # noqa: ANN201
+def lr_lambda(total_steps: int, warmup_ratio: float) -> Callable[[int], float]:
     """Linear warm-up, then cosine decay to 10% of the peak learning rate."""
     warmup = max(1, int(total_steps * warmup_ratio))
 
@@ -163,19 +294,18 @@ def lr_lambda(total_steps: int, warmup_ratio: float):  # noqa: ANN201
     return factor
 
 
-def prepare_tokenizers(args: TrainingArguments, train: ParallelCorpus, accelerator: Accelerator):  # noqa: ANN201
+def prepare_tokenizers(
+    args: TrainingArguments, train: ParallelCorpus, accelerator: Accelerator
+) -> tuple[Tokenizer, Tokenizer]:
     """Train the two tokenizers on the training split (main process), or reuse them when resuming."""
     out = Path(args.output_dir)
-    paths = [out / tokenizer_filename(args.source_lang), out / tokenizer_filename(args.target_lang)]
-    if accelerator.is_main_process and not (args.resume_from_checkpoint and all(p.is_file() for p in paths)):
-        out.mkdir(parents=True, exist_ok=True)
-        for path, texts in zip(paths, (train.source, train.target)):
-            tokenizer = train_tokenizer(texts, args.vocab_size)
-            tmp = path.with_suffix(".tmp")
-            tokenizer.save(str(tmp))
-            os.replace(tmp, path)
+    languages = (args.source_lang, args.target_lang)
+    reuse = args.resume_from_checkpoint and all((out / tokenizer_filename(lang)).is_file() for lang in languages)
+    if accelerator.is_main_process and not reuse:
+        for lang, texts in zip(languages, (train.source, train.target)):
+            save_tokenizer(train_tokenizer(texts, args.vocab_size), out, lang)
     accelerator.wait_for_everyone()
-    return load_tokenizer(paths[0]), load_tokenizer(paths[1])
+    return load_tokenizers(out, *languages)
 
 
 @torch.no_grad()
@@ -194,15 +324,15 @@ def validation_loss(model: Seq2Seq, loader: DataLoader, device: torch.device) ->
 
 
 def translate_corpus(
-    model: Seq2Seq, sources: list[str], src_tok, tgt_tok, beam_size: int, batch_size: int
-) -> list[str]:  # noqa: ANN001
+    model: Seq2Seq, sources: list[str], src_tok: Tokenizer, tgt_tok: Tokenizer, beam_size: int, batch_size: int
+) -> list[str]:
     """Detokenized best translations of a list of sentences."""
     model.eval()
     ids = [source_ids(src_tok, s) for s in sources]
     return [decode(tgt_tok, hyps[0].words) for hyps in translate_ids(model, ids, beam_size, batch_size)]
 
 
-def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok, tgt_tok) -> list[dict]:  # noqa: ANN001
+def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok: Tokenizer, tgt_tok: Tokenizer) -> list[dict]:
     """Greedy translations of a few sentences with their attention matrices (rounded, for a small JSON)."""
     model.eval()
     ids = [source_ids(src_tok, s) for s in sentences]
@@ -244,6 +374,11 @@ def train_model(
         num_layers=args.num_layers,
         dropout=args.dropout,
         tie_embeddings=args.tie_embeddings,
+        attention_placement=args.attention_placement,
+        input_feeding=args.input_feeding,
+        summary_input=args.summary_input,
+        null_slot=args.null_slot,
+        attend_eos=args.attend_eos,
         source_lang=args.source_lang,
         target_lang=args.target_lang,
     )
@@ -262,7 +397,7 @@ def train_model(
         optimizer, lr_lambda(steps_per_epoch * args.num_train_epochs, args.warmup_ratio)
     )
 
-    checkpoint_path = Path(args.output_dir) / CHECKPOINT_DIR / f"{name}.pt"
+    checkpoint_path = checkpoint_file(args.output_dir, name)
     state = {"epoch": 0, "history": [], "attention": [], "train_seconds": 0.0, "best_bleu": -1.0, "best_epoch": 0}
     if args.resume_from_checkpoint and checkpoint_path.is_file():
         try:
@@ -272,7 +407,7 @@ def train_model(
             scheduler.load_state_dict(checkpoint["scheduler"])
             state = checkpoint["state"]
         except Exception as error:  # truncated/corrupt file, or one from other model sizes: never half-load
-            raise RuntimeError(
+            raise CheckpointError(
                 f"Checkpoint {checkpoint_path} cannot be resumed ({type(error).__name__}: {error}). Delete it to "
                 f"retrain {name!r} from scratch, or run with the arguments that wrote it."
             ) from error
@@ -383,6 +518,7 @@ def run(args: TrainingArguments) -> dict | None:
 
     Returns the metrics dict on the main process (None elsewhere).
     """
+    check_output_dir(args)
     mixed_precision = args.mixed_precision
     if mixed_precision == "auto":
         mixed_precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
@@ -401,6 +537,7 @@ def run(args: TrainingArguments) -> dict | None:
     test = corpora["test"].take(args.max_eval_samples)
     accelerator.print(f"data: {len(train)} train / {len(val)} validation / {len(test)} test pairs")
     src_tok, tgt_tok = prepare_tokenizers(args, train, accelerator)
+    record_settings(args, accelerator)
     train_data = TokenizedPairs(train, src_tok, tgt_tok)
     val_data = TokenizedPairs(val, src_tok, tgt_tok)
     snapshot_sentences = [s for s in val.source if 8 <= len(s.split()) <= 16][: args.num_attention_samples]
@@ -460,7 +597,7 @@ def run(args: TrainingArguments) -> dict | None:
     examples = test_examples(test, args.num_test_examples, args.seed, args.source_lang, args.target_lang)
     write_json_atomic(output / TEST_EXAMPLES_FILE, examples)
     repo_id = args.hub_model_id or output.name
-    build_model_card(metrics, repo_id).save(output / "README.md")
+    build_model_card(metrics, repo_id).save(output / MODEL_CARD_FILE)
     logger.info("wrote %s in %.0f s", output, time.time() - started)
     logger.info(
         "corpus evidence (saliency, occlusion, agreement): python -m attention_demo.evidence --model %s "
@@ -488,5 +625,22 @@ def run(args: TrainingArguments) -> dict | None:
     return metrics
 
 
-def main(argv: list[str] | None = None) -> None:
-    run(parse_args(argv))
+def main(argv: list[str] | None = None) -> int:
+    """``train.py``: check the arguments, then train; returns the exit status (usage errors exit with 2).
+
+    An expected failure (a missing folder, an unreachable Hub, a dataset without the language, a corrupt checkpoint,
+    a resume with other settings, an output folder that is a file, ...) prints one ``error:`` line and returns 1;
+    ``--debug`` adds its traceback.
+    """
+    parser = build_parser()
+    namespace = parser.parse_args(argv)
+    args = _checked_arguments(namespace, parser)
+    if args.push_to_hub and not args.hub_model_id:
+        # Here rather than in parse_args: run() refuses it too (after training), for callers that build the arguments.
+        parser.error("--push_to_hub needs --hub_model_id (for example your-name/attention-demo-multi30k)")
+
+    def train() -> int:
+        run(args)
+        return 0
+
+    return cli.report_failures(train, namespace.debug, expected=(DatasetError, ModelLoadError, CheckpointError))

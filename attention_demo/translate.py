@@ -2,26 +2,28 @@
 
     python -m attention_demo.translate --model PATH_OR_HUB_ID --name additive --beam_size 5 < de.txt > en.txt
 
-One sentence per line in, one translation per line out; an empty line gives an empty line.
+One sentence per line in, one translation per line out, always: an empty line gives an empty line, and bytes that
+are not valid text become U+FFFD with a warning that names the line.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import torch
-from tokenizers import Tokenizer
 
-from attention_demo.data import MAX_SOURCE_TOKENS
+from attention_demo import cli
+from attention_demo.data import encode_source
 from attention_demo.decoding import Hypothesis, translate_ids
 from attention_demo.hub import resolve_model_folder
 from attention_demo.model import Seq2Seq
-from attention_demo.model_repo import ModelLoadError, load_model, model_names
-from attention_demo.tokenizer import EOS_ID, decode, encode, load_tokenizer, pieces, tokenizer_filename
+from attention_demo.model_repo import ModelLoadError, load_model, load_tokenizers, model_names
+from attention_demo.text import clean_text
+from attention_demo.tokenizer import decode, pieces
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +69,7 @@ class Translator:
         self.models: dict[str, Seq2Seq] = {name: load_model(self.folder, name, device) for name in names or available}
         config = next(iter(self.models.values())).config
         self.source_lang, self.target_lang = config.source_lang, config.target_lang
-        self.src_tokenizer: Tokenizer = load_tokenizer(self.folder / tokenizer_filename(self.source_lang))
-        self.tgt_tokenizer: Tokenizer = load_tokenizer(self.folder / tokenizer_filename(self.target_lang))
+        self.src_tokenizer, self.tgt_tokenizer = load_tokenizers(self.folder, self.source_lang, self.target_lang)
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str, names: list[str] | None = None, device: str = "cpu") -> Translator:
@@ -77,11 +78,10 @@ class Translator:
 
     def source_ids(self, text: str) -> tuple[list[int], bool]:
         """Source ids ending with ``</s>``, truncated to ``MAX_SOURCE_TOKENS``; also whether it was truncated."""
-        ids = encode(self.src_tokenizer, text)
-        truncated = len(ids) > MAX_SOURCE_TOKENS - 1
-        if truncated:
-            logger.warning("Input of %d subwords truncated to %d.", len(ids), MAX_SOURCE_TOKENS - 1)
-        return ids[: MAX_SOURCE_TOKENS - 1] + [EOS_ID], truncated
+        ids, dropped = encode_source(self.src_tokenizer, text)
+        if dropped:
+            logger.warning("Input of %d subwords truncated to %d.", len(ids) - 1 + dropped, len(ids) - 1)
+        return ids, dropped > 0
 
     def translate(self, sentences: list[str], name: str, beam_size: int = 1, batch_size: int = 64) -> list[Translation]:
         """Translate sentences with model ``name``; empty or blank sentences give empty translations."""
@@ -103,30 +103,75 @@ class Translator:
         return results
 
 
+def read_lines(stream: TextIO) -> list[str]:
+    """The lines of ``stream``, split at ``"\\n"`` only, with the ``"\\r"`` of a CRLF line end removed.
+
+    Bytes that are not valid in the stream's encoding become lone surrogates (``surrogateescape``) instead of failing
+    the whole read; :func:`~attention_demo.text.clean_text` then turns them into U+FFFD. The other line boundaries
+    that Python knows (a lone ``"\\r"``, U+2028, ...) stay inside their line, so that the output has one line per
+    input line as ``wc -l`` counts them.
+    """
+    buffer = getattr(stream, "buffer", None)  # absent when stdin is replaced by a StringIO
+    text = stream.read() if buffer is None else buffer.read().decode(stream.encoding or "utf-8", "surrogateescape")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # what follows the last line end (and the one "" of an empty input) is no line
+    return [line.removesuffix("\r") for line in lines]
+
+
+def translate_stdin(model: str, name: str, beam_size: int, batch_size: int, source_lang: str | None = None) -> int:
+    """Translate stdin to stdout, exactly one output line per input line; returns the exit status (0).
+
+    Raises:
+        cli.CommandLineError, ModelLoadError, OSError: the model cannot be loaded or is not from ``source_lang``.
+    """
+    try:
+        translator = Translator.from_pretrained(model, names=[name])
+    except ValueError as error:  # a corrupt tokenizer file
+        raise cli.CommandLineError(str(error)) from error
+    if source_lang and source_lang != translator.source_lang:
+        raise cli.CommandLineError(f"the model translates from {translator.source_lang!r}, not {source_lang!r}.")
+    lines = []
+    for number, line in enumerate(read_lines(sys.stdin), start=1):
+        cleaned, replaced = clean_text(line)
+        if replaced:
+            logger.warning(
+                "line %d: %d undecodable byte(s) or unpaired surrogate(s) replaced by U+FFFD", number, replaced
+            )
+        lines.append(cleaned)
+    with torch.inference_mode():
+        translations = translator.translate(lines, name, beam_size, batch_size)
+    # A translation never spans lines: the output stays aligned with the input.
+    sys.stdout.writelines(" ".join(t.text.splitlines()) + "\n" for t in translations)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Translate stdin to stdout, one sentence per line.")
-    parser.add_argument("--model", default="models/multi30k-de-en", help="model folder or Hub model repo id")
-    parser.add_argument("--name", default="additive", help="which model of the folder (e.g. additive, baseline)")
-    parser.add_argument("--beam_size", type=int, default=5)
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--source_lang", help="optional check: the language you are translating from")
+    """The batch command line; returns its exit status (usage errors exit with 2)."""
+    parser = cli.ArgumentParser(
+        prog="python -m attention_demo.translate",
+        description="Translate stdin to stdout, one sentence per line.",
+    )
+    parser.add_argument(
+        "--model", type=cli.nonempty, default="models/multi30k-de-en", help="model folder or Hub model repo id"
+    )
+    parser.add_argument(
+        "--name", type=cli.nonempty, default="additive", help="which model of the folder (e.g. additive, baseline)"
+    )
+    beam = cli.Number(int, minimum=1, maximum=cli.MAX_BEAM_SIZE)
+    parser.add_argument("--beam_size", type=beam, default=5, help=f"1 for greedy search; {beam.describe()}")
+    batch = cli.Number(int, minimum=1)
+    parser.add_argument("--batch_size", type=batch, default=64, help=f"sentences per batch; {batch.describe()}")
+    parser.add_argument(
+        "--source_lang", type=cli.language_code, help="optional check: the language you are translating from"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        translator = Translator.from_pretrained(args.model, names=[args.name])
-    except (ModelLoadError, FileNotFoundError, ConnectionError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if args.source_lang and args.source_lang != translator.source_lang:
-        print(
-            f"error: the model translates from {translator.source_lang!r}, not {args.source_lang!r}.", file=sys.stderr
-        )
-        return 1
-    lines = [line.rstrip("\n") for line in sys.stdin]
-    with torch.inference_mode():
-        for translation in translator.translate(lines, args.name, args.beam_size, args.batch_size):
-            print(translation.text)
-    return 0
+    return cli.report_failures(
+        lambda: translate_stdin(args.model, args.name, args.beam_size, args.batch_size, args.source_lang),
+        debug=args.debug,
+        expected=(ModelLoadError,),
+    )
 
 
 if __name__ == "__main__":

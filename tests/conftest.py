@@ -182,10 +182,15 @@ UNIT_MODEL_SIZES = {
     "attention_size": 8,
     "dropout": 0.0,
 }
-ALL_ATTENTION_TYPES = ["dot", "general", "additive"]
+# Imported here, not at the top: huggingface_hub reads HF_HUB_DISABLE_TELEMETRY (set above) when it is imported.
+from attention_demo.model import BASELINE, MODEL_NAMES  # noqa: E402
+
+ALL_ATTENTION_TYPES = [name for name in MODEL_NAMES if name != BASELINE]
 
 
 if TYPE_CHECKING:
+    import torch
+
     from attention_demo.model import ModelConfig, Seq2Seq
 
 
@@ -221,3 +226,88 @@ def random_sources(lengths: list[int], seed: int = 0, vocab_size: int = UNIT_VOC
     """Random source id lists with ``lengths`` words each, every one ending with ``</s>`` (id 3)."""
     rng = random.Random(seed)
     return [[rng.randrange(4, vocab_size) for _ in range(n)] + [3] for n in lengths]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Independent references: what a model predicts, computed by one plain teacher-forced forward pass (no carried hidden
+# state, no batching tricks). Decoding and evidence tests compare the library's step-by-step code with these.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def teacher_forced(model: Seq2Seq, src_ids: list[int], tgt_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One sentence teacher-forced through ``model(src, mask, <s> y_1 .. y_{T-1})``.
+
+    Returns ``(T, V)`` float64 log-probabilities (row ``t`` is the distribution that produced ``tgt_ids[t]``) and the
+    ``(T, S)`` attention weights (None for the baseline).
+    """
+    import torch
+
+    from attention_demo.tokenizer import BOS_ID
+
+    src = torch.tensor([list(src_ids)])
+    tgt_in = torch.tensor([[BOS_ID, *list(tgt_ids)[:-1]]])
+    with torch.no_grad():
+        out = model(src, torch.ones_like(src, dtype=torch.bool), tgt_in)
+    attention = None if out.attention is None else out.attention[0]
+    return torch.log_softmax(out.logits[0].double(), dim=-1), attention
+
+
+def next_logprobs(model: Seq2Seq, src_ids: list[int], prefix: list[int]) -> torch.Tensor:
+    """``(V,)`` float64 log-probabilities of the word after ``prefix``, with <pad> and <s> (never generated) at -inf."""
+    from attention_demo.tokenizer import BOS_ID, PAD_ID
+
+    logp, _ = teacher_forced(model, src_ids, [*prefix, PAD_ID])  # the last input is never read
+    logp = logp[-1].clone()
+    logp[[PAD_ID, BOS_ID]] = float("-inf")
+    return logp
+
+
+def reference_greedy(model: Seq2Seq, src_ids: list[int], max_len: int, prefix: list[int] = ()) -> list[int]:
+    """Greedy decoding by brute force: after ``prefix``, the argmax of :func:`next_logprobs` until </s> or
+    ``max_len`` tokens."""
+    from attention_demo.tokenizer import EOS_ID
+
+    tokens = list(prefix)
+    while len(tokens) < max_len and (not tokens or tokens[-1] != EOS_ID):
+        tokens.append(int(next_logprobs(model, src_ids, tokens).argmax()))
+    return tokens
+
+
+def reference_beam(model: Seq2Seq, src_ids: list[int], beam_size: int, max_len: int) -> list[tuple[list[int], float]]:
+    """Beam search by brute force for one sentence: ``(tokens, total log-probability)`` of the final beam, best total
+    first. Every step extends each unfinished hypothesis by every word and keeps the ``beam_size`` best by total
+    log-probability; finished ones (ending in </s>) compete unchanged."""
+    from attention_demo.tokenizer import EOS_ID
+
+    beam: list[tuple[list[int], float]] = [([], 0.0)]
+    for _ in range(max_len):
+        if all(tokens and tokens[-1] == EOS_ID for tokens, _ in beam):
+            break
+        candidates = []
+        for tokens, score in beam:
+            if tokens and tokens[-1] == EOS_ID:
+                candidates.append((tokens, score))
+                continue
+            logp = next_logprobs(model, src_ids, tokens)
+            candidates += [(tokens + [w], score + float(lp)) for w, lp in enumerate(logp.tolist()) if lp > -1e30]
+        beam = sorted(candidates, key=lambda c: c[1], reverse=True)[:beam_size]
+    return beam
+
+
+def assert_same_training_state(expected: dict, actual: dict) -> None:
+    """Two training checkpoints hold identical weights, optimizer state (every parameter's, none missing) and
+    scheduler state."""
+    import torch
+
+    assert expected["model"].keys() == actual["model"].keys()
+    for key, value in expected["model"].items():
+        assert torch.equal(value, actual["model"][key]), key
+    expected_states, actual_states = expected["optimizer"]["state"], actual["optimizer"]["state"]
+    assert len(expected_states) > 0
+    assert expected_states.keys() == actual_states.keys()  # same count: nothing is skipped silently
+    for index, state in expected_states.items():
+        assert state.keys() == actual_states[index].keys(), index
+        for name, value in state.items():
+            assert torch.equal(value, actual_states[index][name]), (index, name)
+    assert expected["optimizer"]["param_groups"] == actual["optimizer"]["param_groups"]
+    assert expected["scheduler"] == actual["scheduler"]

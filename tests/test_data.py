@@ -9,17 +9,24 @@ from pathlib import Path
 
 import pytest
 import torch
+from tokenizers import Tokenizer
 
 from attention_demo.data import (
+    MAX_SOURCE_TOKENS,
+    MAX_TARGET_TOKENS,
     BucketBatchSampler,
     DatasetError,
     ParallelCorpus,
     TokenizedPairs,
     collate,
+    decoder_input,
+    encode_source,
     load_parallel_data,
     pad,
+    source_ids,
+    target_ids,
 )
-from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, train_tokenizer
+from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode, train_tokenizer
 
 
 def _lengths(n: int, seed: int = 0) -> list[int]:
@@ -82,6 +89,28 @@ def test_sampler_without_shuffle_is_sorted_by_length() -> None:
     assert flat == sorted(lengths)
 
 
+def test_sampler_sorts_within_pools_of_100_batches() -> None:
+    """Without shuffling, the corpus is cut into pools of 100 * batch_size pairs in order, each pool sorted by
+    length, and the batches walk the pools in order."""
+    batch_size = 3
+    lengths = _lengths(2 * 100 * batch_size + 50, seed=4)
+    flat = [i for batch in BucketBatchSampler(lengths, batch_size, shuffle=False) for i in batch]
+    pool = 100 * batch_size
+    expected = []
+    for start in range(0, len(lengths), pool):
+        expected += sorted(range(start, min(start + pool, len(lengths))), key=lambda i: lengths[i])
+    assert [lengths[i] for i in flat] == [lengths[i] for i in expected]
+    assert [sorted(flat[s : s + pool]) for s in range(0, len(flat), pool)] == [
+        list(range(s, min(s + pool, len(lengths)))) for s in range(0, len(lengths), pool)
+    ]
+
+
+def test_a_fresh_sampler_is_at_epoch_zero() -> None:
+    """Before any set_epoch the sampler gives epoch 0's batches (the first epoch of a run that never calls it)."""
+    lengths = _lengths(300)
+    assert list(BucketBatchSampler(lengths, 8, seed=2)) == _epoch(BucketBatchSampler(lengths, 8, seed=2), 0)
+
+
 # --- pad / collate / TokenizedPairs ---------------------------------------------------------------------------------
 
 
@@ -93,35 +122,57 @@ def test_pad_right_pads_and_masks() -> None:
 
 
 def test_collate_shifts_target_and_masks_source() -> None:
-    """tgt_in starts with <s>, tgt_out is tgt_in shifted left and ends each row with </s> then padding, and src_mask
+    """tgt_out is each target then padding, tgt_in starts with <s> and is tgt_out shifted right by one, and src_mask
     marks the non-pad source tokens."""
-    pairs = [([5, 6, 7, EOS_ID], [BOS_ID, 8, EOS_ID]), ([9, EOS_ID], [BOS_ID, 10, 11, 12, 13, EOS_ID])]
+    pairs = [([5, 6, 7, EOS_ID], [8, EOS_ID]), ([9, EOS_ID], [10, 11, 12, 13, EOS_ID])]
     batch = collate(pairs)
     assert batch["src"].shape == batch["src_mask"].shape == (2, 4)
     assert torch.equal(batch["src_mask"], batch["src"] != PAD_ID)
-    assert batch["tgt_in"].shape == batch["tgt_out"].shape == (2, 5)
-    assert (batch["tgt_in"][:, 0] == BOS_ID).all()
-    assert torch.equal(batch["tgt_in"][:, 1:], batch["tgt_out"][:, :-1])
-    for row, (_, target) in enumerate(pairs):
-        out = batch["tgt_out"][row].tolist()
-        assert out[: len(target) - 1] == target[1:]  # ends with </s> ...
-        assert set(out[len(target) - 1 :]) <= {PAD_ID}  # ... then only padding
-    assert batch["tgt_out"][1, -1] == EOS_ID
+    assert batch["tgt_out"].tolist() == [[8, EOS_ID, PAD_ID, PAD_ID, PAD_ID], [10, 11, 12, 13, EOS_ID]]
+    assert batch["tgt_in"].tolist() == [[BOS_ID, 8, EOS_ID, PAD_ID, PAD_ID], [BOS_ID, 10, 11, 12, 13]]
 
 
-def test_tokenized_pairs_add_special_tokens() -> None:
-    """Sources end with </s> only; targets are wrapped as <s> ... </s>; lengths() is the longer side."""
+def test_decoder_input_prepends_bos_and_keeps_the_length() -> None:
+    """decoder_input: <s> y_1 .. y_{T-1} for every row, the same width as the targets (also for one or no step)."""
+    targets = torch.tensor([[4, 5, 6, EOS_ID], [7, EOS_ID, PAD_ID, PAD_ID]])
+    assert decoder_input(targets).tolist() == [[BOS_ID, 4, 5, 6], [BOS_ID, 7, EOS_ID, PAD_ID]]
+    assert decoder_input(torch.tensor([[EOS_ID]])).tolist() == [[BOS_ID]]
+    assert decoder_input(torch.zeros(2, 0, dtype=torch.long)).shape == (2, 0)
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
     texts = ["a small dog .", "the big cat !", "a cat and a dog ."] * 5
-    tokenizer = train_tokenizer(texts, vocab_size=60, min_frequency=1)
+    return train_tokenizer(texts, vocab_size=60, min_frequency=1)
+
+
+def test_tokenized_pairs_end_with_eos(tokenizer: Tokenizer) -> None:
+    """Sources and targets end with </s> and hold no other special token (the <s> is the decoder's input, added by
+    collate); lengths() is the longer side, the target counted as <s> y </s>."""
     pairs = TokenizedPairs(
         ParallelCorpus(["a dog .", "the cat and the dog !"], ["a cat .", "dog"]), tokenizer, tokenizer
     )
     assert len(pairs) == 2
-    for source, target in (pairs[0], pairs[1]):
-        assert source[-1] == EOS_ID and BOS_ID not in source
-        assert target[0] == BOS_ID and target[-1] == EOS_ID
-        assert not {BOS_ID, EOS_ID, PAD_ID} & set(source[:-1] + target[1:-1])
-    assert pairs.lengths() == [max(len(s), len(t)) for s, t in (pairs[0], pairs[1])]
+    for (source, target), text in zip((pairs[0], pairs[1]), ["a cat .", "dog"]):
+        assert source[-1] == EOS_ID and target[-1] == EOS_ID
+        assert not {BOS_ID, EOS_ID, PAD_ID} & set(source[:-1] + target[:-1])
+        assert target == encode(tokenizer, text) + [EOS_ID]
+    assert pairs.lengths() == [max(len(s), len(t) + 1) for s, t in (pairs[0], pairs[1])]
+
+
+def test_sources_and_targets_are_cut_to_their_maximum_length(tokenizer: Tokenizer) -> None:
+    """The truncation rule: a source keeps its first MAX_SOURCE_TOKENS - 1 subwords then </s> and reports how many
+    were cut; a target keeps MAX_TARGET_TOKENS - 2, so that <s> y </s> fits MAX_TARGET_TOKENS."""
+    long_text = " ".join(["a small dog ."] * 100)
+    full = encode(tokenizer, long_text)
+    assert len(full) > MAX_SOURCE_TOKENS
+    ids, dropped = encode_source(tokenizer, long_text)
+    assert ids == full[: MAX_SOURCE_TOKENS - 1] + [EOS_ID]
+    assert dropped == len(full) - (MAX_SOURCE_TOKENS - 1)
+    assert source_ids(tokenizer, long_text) == ids
+    assert target_ids(tokenizer, long_text) == full[: MAX_TARGET_TOKENS - 2] + [EOS_ID]
+    short = encode(tokenizer, "a dog .")
+    assert encode_source(tokenizer, "a dog .") == (short + [EOS_ID], 0)
 
 
 # --- load_parallel_data from local folders --------------------------------------------------------------------------

@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from conftest import ALL_ATTENTION_TYPES, random_sources
+from conftest import ALL_ATTENTION_TYPES, random_sources, reference_beam, reference_greedy, teacher_forced
 
-from attention_demo.data import pad
-from attention_demo.decoding import Hypothesis, beam_search, greedy_search, translate_ids
+from attention_demo.data import MAX_TARGET_TOKENS, decoder_input, pad
+from attention_demo.decoding import Hypothesis, beam_search, greedy_search, output_caps, translate_ids
 from attention_demo.model import Seq2Seq
-from attention_demo.tokenizer import EOS_ID, PAD_ID
+from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 # A random model almost never says </s>; raising the </s> bias makes some hypotheses finish early and others run to
 # the length cap, so both ways a hypothesis can end are exercised (test_beam_size_one_equals_greedy checks the mix).
@@ -100,12 +100,174 @@ def test_beam_returns_sorted_distinct_hypotheses(
 
 
 def test_length_penalty_changes_the_ranking(eos_biased_model: Callable[..., Seq2Seq]) -> None:
-    """length_penalty=0 ranks by total log-probability, so short hypotheses win; the ranking score is respected."""
+    """The final ranking is by score / length ** length_penalty, recomputed here by hand for several exponents
+    (0 = total log-probability, 1 = per-token average); the penalty changes only the order, never the beam."""
     model = eos_biased_model("additive")
     src, mask = pad(random_sources(SOURCE_LENGTHS, seed=1))
-    for hyps in beam_search(model, src, mask, beam_size=4, max_len=MAX_LEN, length_penalty=0.0):
-        scores = [h.score for h in hyps]
-        assert scores == sorted(scores, reverse=True)
+    beams = {
+        penalty: beam_search(model, src, mask, beam_size=4, max_len=MAX_LEN, length_penalty=penalty)
+        for penalty in (0.0, 0.6, 1.0, 2.0)
+    }
+    reorders = 0
+    for sentence in range(len(SOURCE_LENGTHS)):
+        orders = []
+        for penalty, results in beams.items():
+            hyps = results[sentence]
+            normalised = [h.score / len(h.tokens) ** penalty for h in hyps]  # by hand; every length is >= 1
+            assert normalised == sorted(normalised, reverse=True), penalty
+            orders.append([tuple(h.tokens) for h in hyps])
+        assert all(sorted(order) == sorted(orders[0]) for order in orders)  # the same hypotheses, reordered
+        reorders += len({tuple(order) for order in orders}) > 1
+        default = beam_search(model, src[sentence : sentence + 1], mask[sentence : sentence + 1], 4, MAX_LEN)[0]
+        assert [tuple(h.tokens) for h in default] == orders[2]  # the default exponent is 1
+    assert reorders > 0, "some sentence's ranking should depend on the exponent, or the test cannot fail"
+
+
+def test_greedy_search_equals_a_brute_force_reference(eos_biased_model: Callable[..., Seq2Seq]) -> None:
+    """Batched greedy search gives, for every sentence, the tokens, log-probabilities and attention of greedy decoding
+    done by brute force: one full teacher-forced pass per step, no state carried, <pad> and <s> never chosen."""
+    for attention_type in MODEL_TYPES:
+        model = eos_biased_model(attention_type, seed=6)
+        with torch.no_grad():  # make <pad> and <s> the most probable words: they must still never be generated
+            model.decoder.output.bias[[PAD_ID, BOS_ID]] += 50.0
+        sources = random_sources(SOURCE_LENGTHS, seed=4)
+        src, mask = pad(sources)
+        for source, hyp in zip(sources, greedy_search(model, src, mask, max_len=MAX_LEN)):
+            expected = reference_greedy(model, source, MAX_LEN)
+            assert hyp.tokens == expected, attention_type
+            logp, attention = teacher_forced(model, source, expected)
+            forced = logp[torch.arange(len(expected)), expected]
+            torch.testing.assert_close(torch.tensor(hyp.token_logprobs, dtype=torch.float64), forced, atol=1e-5, rtol=0)
+            if attention_type is not None:
+                torch.testing.assert_close(hyp.attention, attention, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("attention_type", MODEL_TYPES)
+def test_greedy_prefix_is_teacher_forced_then_greedy(
+    eos_biased_model: Callable[..., Seq2Seq], attention_type: str | None
+) -> None:
+    """With a prefix, each sentence's output starts with its prefix (a </s> in it ends the sentence there) and goes on
+    as brute-force greedy decoding after that prefix; every token, forced or chosen, gets its teacher-forced
+    log-probability."""
+    model = eos_biased_model(attention_type, seed=2)
+    sources = random_sources(SOURCE_LENGTHS, seed=5)
+    prefixes = [row[:3] for row in random_sources([4] * len(sources), seed=6)]
+    prefixes[1] = [prefixes[1][0], EOS_ID, prefixes[1][2]]
+    src, mask = pad(sources)
+    hyps = greedy_search(model, src, mask, max_len=MAX_LEN, prefix=torch.tensor(prefixes))
+    for source, prefix, hyp in zip(sources, prefixes, hyps):
+        expected = prefix[:2] if EOS_ID in prefix else reference_greedy(model, source, MAX_LEN, prefix=prefix)
+        assert hyp.tokens == expected
+        logp, _ = teacher_forced(model, source, expected)
+        forced = logp[torch.arange(len(expected)), expected]
+        torch.testing.assert_close(torch.tensor(hyp.token_logprobs, dtype=torch.float64), forced, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("attention_type", ALL_ATTENTION_TYPES)
+def test_override_weights_replaces_one_step_and_decoding_goes_on_from_it(
+    tiny_model: Callable[..., Seq2Seq], attention_type: str
+) -> None:
+    """override_weights sees the model's own weights of every step; the weights it returns for one step are the ones
+    that step used: the hypothesis records them, and one teacher-forced pass with the recorded weights as override
+    reproduces every log-probability and greedy choice. Returning the own weights changes nothing."""
+    model = tiny_model(attention_type, seed=1)
+    with torch.no_grad():  # no </s>: every output runs to MAX_LEN, past the changed step
+        model.decoder.output.bias[EOS_ID] -= 50.0
+    sources = random_sources([6, 9, 4], seed=3)
+    src, mask = pad(sources)
+    plain = greedy_search(model, src, mask, max_len=MAX_LEN)
+    step, seen = 2, {}
+
+    def own_weights(t: int, own: torch.Tensor) -> torch.Tensor:
+        seen[t] = own.clone()
+        return own
+
+    same = greedy_search(model, src, mask, max_len=MAX_LEN, override_weights=own_weights)
+    assert [h.tokens for h in same] == [h.tokens for h in plain]
+    assert [h.token_logprobs for h in same] == [h.token_logprobs for h in plain]
+    for b, hyp in enumerate(plain):  # the callback saw the model's own weights
+        if len(hyp.tokens) > step:
+            torch.testing.assert_close(seen[step][b, : len(sources[b])], hyp.attention[step])
+
+    one_hot = torch.zeros_like(src, dtype=torch.float)
+    one_hot[:, 0] = 1.0  # all weight on the first source piece (real in every sentence)
+    changed = greedy_search(
+        model, src, mask, max_len=MAX_LEN, override_weights=lambda t, own: one_hot if t == step else None
+    )
+    for source, hyp in zip(sources, changed):
+        assert len(hyp.tokens) == MAX_LEN
+        assert hyp.attention[step].tolist() == [1.0] + [0.0] * (len(source) - 1)
+        src_1 = torch.tensor([source])
+        with torch.no_grad():
+            memory = model.encode(src_1, torch.ones_like(src_1, dtype=torch.bool))
+            out = model.decode(decoder_input(torch.tensor([hyp.tokens])), memory, weights_override=hyp.attention[None])
+        logp = torch.log_softmax(out.logits[0].double(), dim=-1)
+        logp[:, [PAD_ID, BOS_ID]] = float("-inf")
+        torch.testing.assert_close(
+            torch.tensor(hyp.token_logprobs, dtype=torch.float64),
+            logp[torch.arange(len(hyp.tokens)), hyp.tokens],
+            atol=1e-5,
+            rtol=0,
+        )
+        assert hyp.tokens == logp.argmax(dim=-1).tolist()  # greedy at every step, the changed one included
+    assert [h.tokens for h in changed] != [h.tokens for h in plain], "the one-hot step should change some output"
+
+
+@pytest.mark.parametrize("attention_type", MODEL_TYPES)
+def test_beam_search_equals_a_brute_force_reference(
+    eos_biased_model: Callable[..., Seq2Seq], attention_type: str | None
+) -> None:
+    """Batched beam search keeps, for every sentence, the same hypotheses with the same scores as a one-sentence
+    beam search written out with plain lists and full teacher-forced passes; each hypothesis's token
+    log-probabilities and attention are the teacher-forced ones of its tokens."""
+    beam_size = 3
+    model = eos_biased_model(attention_type, seed=7)
+    sources = random_sources(SOURCE_LENGTHS, seed=5)
+    src, mask = pad(sources)
+    mixed = 0
+    for source, hyps in zip(sources, beam_search(model, src, mask, beam_size, MAX_LEN, length_penalty=0.0)):
+        expected = reference_beam(model, source, beam_size, MAX_LEN)
+        assert [h.tokens for h in hyps] == [tokens for tokens, _ in expected]
+        for hyp, (tokens, score) in zip(hyps, expected):
+            assert hyp.score == pytest.approx(score, abs=1e-4)
+            logp, attention = teacher_forced(model, source, tokens)
+            forced = logp[torch.arange(len(tokens)), tokens]
+            torch.testing.assert_close(torch.tensor(hyp.token_logprobs, dtype=torch.float64), forced, atol=1e-5, rtol=0)
+            if attention_type is not None:
+                torch.testing.assert_close(hyp.attention, attention, atol=1e-5, rtol=1e-4)
+        mixed += len({len(h.tokens) for h in hyps}) > 1 and hyps[0].tokens[-1] == EOS_ID
+    assert mixed > 0, "some beam should hold a hypothesis that finished while others went on"
+
+
+def test_output_caps() -> None:
+    """A given max_len caps every sentence; otherwise each sentence's cap is 2 * its own length + 10, at most
+    MAX_TARGET_TOKENS."""
+    _, mask = pad([[5] * 1, [5] * 7, [5] * 60, [5] * 100])
+    assert output_caps(mask, None).tolist() == [12, 24, MAX_TARGET_TOKENS, MAX_TARGET_TOKENS]
+    assert 2 * 60 + 10 > MAX_TARGET_TOKENS
+    assert output_caps(mask, 5).tolist() == [5, 5, 5, 5]
+
+
+def test_hypothesis_words_and_normalized_score() -> None:
+    """words drops only a final </s>; normalized_score is the score per token (0 tokens count as 1)."""
+    finished = Hypothesis([7, 8, EOS_ID], -3.0, [-1.0, -1.5, -0.5], None)
+    assert finished.words == [7, 8] and finished.normalized_score == pytest.approx(-1.0)
+    capped = Hypothesis([7, 8, 9, 10], -2.0, [-0.5] * 4, None)
+    assert capped.words == [7, 8, 9, 10] and capped.normalized_score == pytest.approx(-0.5)
+    assert Hypothesis([], 0.0, [], None).normalized_score == 0.0
+    assert Hypothesis([EOS_ID], -2.0, [-2.0], None).words == []
+
+
+def test_translate_ids_passes_the_length_penalty_on(eos_biased_model: Callable[..., Seq2Seq]) -> None:
+    """translate_ids ranks beams with the given length penalty, exactly as beam_search does."""
+    model = eos_biased_model("dot", seed=1)
+    sources = random_sources([4, 6], seed=8)
+    for penalty in (0.0, 2.0):
+        results = translate_ids(model, sources, beam_size=4, length_penalty=penalty)
+        for source, hyps in zip(sources, results):
+            src, mask = pad([source])
+            (expected,) = beam_search(model, src, mask, beam_size=4, length_penalty=penalty)
+            assert [h.tokens for h in hyps] == [h.tokens for h in expected]
 
 
 @pytest.mark.parametrize("attention_type", ["additive", "dot", None])

@@ -17,7 +17,7 @@ import torch
 from attention_demo.data import collate, pad
 from attention_demo.decoding import Hypothesis, greedy_search
 from attention_demo.model import ModelConfig, Seq2Seq
-from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from attention_demo.tokenizer import EOS_ID, PAD_ID
 
 SEED = 0
 NUM_SYMBOLS = 24  # word ids 4..27 (0..3 are special)
@@ -40,9 +40,9 @@ Pair = tuple[list[int], list[int]]
 
 
 def _pair(rng: random.Random) -> Pair:
-    """A random symbol sequence as (source ending with </s>, target <s> reversed </s>)."""
+    """A random symbol sequence as (source ending with </s>, target: the words reversed, then </s>)."""
     words = [rng.randrange(4, VOCAB_SIZE) for _ in range(rng.randint(MIN_LEN, MAX_LEN))]
-    return [*words, EOS_ID], [BOS_ID, *reversed(words), EOS_ID]
+    return [*words, EOS_ID], [*reversed(words), EOS_ID]
 
 
 def _test_set() -> list[Pair]:
@@ -87,7 +87,7 @@ def _exact_match(hyps: list[Hypothesis], pairs: list[Pair], lengths: range | Non
     """Fraction of sentences (optionally only those with a source length in ``lengths``) translated exactly."""
     selected = [(h, t) for h, (s, t) in zip(hyps, pairs) if lengths is None or len(s) - 1 in lengths]
     assert selected, "no test sentence in the requested length range"
-    return sum(h.tokens == t[1:] for h, t in selected) / len(selected)
+    return sum(h.tokens == t for h, t in selected) / len(selected)
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ def _num_parameters(module: torch.nn.Module) -> int:
 
 
 def _pairs(lengths: list[int], seed: int) -> list[tuple[list[int], list[int]]]:
-    """(source, target) pairs; target = <s> + source words reversed + </s>."""
-    return [(src, [2, *src[-2::-1], 3]) for src in random_sources(lengths, seed=seed)]
+    """(source, target) pairs; target = source words reversed + </s>."""
+    return [(src, [*src[-2::-1], 3]) for src in random_sources(lengths, seed=seed)]
 
 
 @pytest.mark.parametrize("attention_type", [*ALL_ATTENTION_TYPES, None])

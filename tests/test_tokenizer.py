@@ -8,14 +8,20 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
+from attention_demo.model_repo import tokenizer_filename
 from attention_demo.tokenizer import (
+    BOS_ID,
+    EOS_ID,
     SPECIAL_TOKENS,
     UNK_ID,
+    WORD_MARK,
     decode,
+    display_piece,
     encode,
+    is_word_start,
     load_tokenizer,
     pieces,
-    tokenizer_filename,
+    text_from_pieces,
     train_tokenizer,
 )
 
@@ -53,6 +59,27 @@ def test_round_trip_is_lossless(tokenizer: Tokenizer) -> None:
         ids = encode(tokenizer, sentence)
         assert UNK_ID not in ids
         assert decode(tokenizer, ids) == sentence
+
+
+def test_text_from_pieces_agrees_with_decode(tokenizer: Tokenizer) -> None:
+    """Pieces alone (as stored in JSON) give the same text as decoding their ids; special tokens are dropped."""
+    for sentence in [*_sentences(10, seed=2), "Two children hear the dog, the cat and a bird!"]:
+        ids = [BOS_ID, *encode(tokenizer, sentence), EOS_ID]
+        assert text_from_pieces(pieces(tokenizer, ids)) == decode(tokenizer, ids) == sentence
+
+
+def test_word_mark_helpers() -> None:
+    """A piece with the mark starts a word and is shown without it (a bare mark stays visible); a continuation piece
+    is shown with a leading dot; special tokens as they are."""
+    assert WORD_MARK == "\u2581"
+    assert is_word_start(WORD_MARK + "Fahr") and not is_word_start("rad") and not is_word_start("</s>")
+    assert [display_piece(p) for p in [WORD_MARK + "Fahr", "rad", WORD_MARK, "</s>", "<unk>"]] == [
+        "Fahr",
+        "·rad",
+        WORD_MARK,
+        "</s>",
+        "<unk>",
+    ]
 
 
 def test_encode_adds_no_special_tokens_and_decode_drops_them(tokenizer: Tokenizer) -> None:
