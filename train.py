@@ -5,14 +5,19 @@ Examples:
     python train.py --output_dir outputs/multi30k-de-en --resume_from_checkpoint
     accelerate launch train.py --dataset_name bentrevett/multi30k --push_to_hub --hub_model_id you/attention-demo
 
-Run ``python train.py --help`` for every option.
+Run ``python train.py --help`` for every option and what it allows. A bad value or combination of values stops at
+once with one ``error:`` line (exit status 2), before any data is loaded; an expected failure (a missing folder, an
+unreachable Hub, a corrupt checkpoint, ...) prints one ``error:`` line (exit status 1); ``--debug`` adds the
+traceback.
 
 Afterwards, the corpus-level evidence (gradient saliency, occlusion, agreement with attention; see
 ``attention_demo/evidence.py``) is one more command over the same folder, stored in its metrics.json:
     python -m attention_demo.evidence --model outputs/multi30k-de-en --dataset_name bentrevett/multi30k
 """
 
+import sys
+
 from attention_demo.training import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""What the command lines share: checked argument types, the one-line error rule, and folder-vs-Hub-id.
+
+Every command line of the project (``train.py``, ``python -m attention_demo.translate``, ``python -m
+attention_demo.evidence``; the app, the benchmarks and the scripts can reuse the same pieces) fails the same way:
+
+- **Usage errors** (a value out of range, an unknown choice, two arguments that do not fit together) are found while
+  the arguments are parsed, before anything is loaded: one line ``error: argument --flag: ...`` that names the flag,
+  the value and what is allowed, and exit status 2 (:class:`ArgumentParser`, :class:`Number`).
+- **Expected failures** (a missing folder, an unreachable Hub, a corrupt file, ...) print one line ``error: ...``
+  and exit with status 1; ``--debug`` prints the traceback above it (:func:`report_failures`). Anything else is a
+  bug and still shows its traceback.
+- **A folder or a Hub id** is told apart by one rule (:func:`folder_or_hub_id`).
+
+This module imports nothing heavy (no torch), so that it costs nothing to the tools that use it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+# Beyond a few dozen hypotheses beam search only gets slower (and its translations often worse); 500 is a typo.
+MAX_BEAM_SIZE = 50
+MAX_ERROR_CHARS = 600  # a longer error message is cut (the whole message: --debug)
+EXIT_FAILURE = 1  # an expected failure (usage errors exit with argparse's 2)
+
+
+class CommandLineError(Exception):
+    """An expected failure whose message tells the user what to do; reported as one ``error:`` line."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` with a ``--debug`` flag and one-line usage errors (exit status 2).
+
+    argparse prints the whole usage before an error; for ``train.py`` that is a screen of options above the one
+    line that matters, so only the line is printed, with a pointer to ``--help``.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", help="on an error, also print its traceback")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+@dataclass(frozen=True)
+class Number:
+    """An argparse ``type``: an integer (``kind=int``) or a finite number (``kind=float``) inside a range.
+
+    ``minimum``/``maximum`` are inclusive bounds, ``above``/``below`` exclusive ones; None means unbounded. A bad
+    value raises ``argparse.ArgumentTypeError`` saying what is allowed, which argparse reports with the flag's name.
+
+    >>> Number(int, minimum=1, maximum=50).describe()
+    'an integer from 1 to 50'
+    >>> Number(float, minimum=0, below=1).describe()
+    'a number >= 0 and < 1'
+    """
+
+    kind: type = int
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+    below: float | None = None
+
+    def describe(self) -> str:
+        """What is allowed, in words."""
+        noun = "an integer" if self.kind is int else "a number"
+        if self.minimum is not None and self.maximum is not None:
+            return f"{noun} from {self.minimum} to {self.maximum}"
+        bounds = [
+            f"{sign} {bound}"
+            for sign, bound in ((">=", self.minimum), (">", self.above), ("<=", self.maximum), ("<", self.below))
+            if bound is not None
+        ]
+        return f"{noun} {' and '.join(bounds)}" if bounds else noun
+
+    def __call__(self, text: str) -> int | float:
+        try:
+            value = self.kind(text)
+        except ValueError:
+            value = None
+        if (
+            value is None
+            or not math.isfinite(value)
+            or (self.minimum is not None and value < self.minimum)
+            or (self.maximum is not None and value > self.maximum)
+            or (self.above is not None and value <= self.above)
+            or (self.below is not None and value >= self.below)
+        ):
+            raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {text!r}")
+        return value
+
+
+def boolean(text: str) -> bool:
+    """An argparse ``type`` for true/false flags (``--flag``, ``--flag true``, ``--flag no``, ...)."""
+    if text.lower() in {"1", "true", "yes", "y"}:
+        return True
+    if text.lower() in {"0", "false", "no", "n"}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def nonempty(text: str) -> str:
+    """An argparse ``type`` for a text that must not be empty or blank (a path, a name)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a non-empty value, got {text!r}")
+    return text
+
+
+def language_code(text: str) -> str:
+    """An argparse ``type`` for a language code such as ``de`` or ``pt_br``: it names the dataset's columns and
+    the tokenizer file (``tokenizer.<code>.json``), so it is letters, digits, ``-`` and ``_`` only."""
+    if not text or not all(c.isascii() and (c.isalnum() or c in "-_") for c in text):
+        raise argparse.ArgumentTypeError(
+            f"expected a language code such as de or en (letters, digits, '-' or '_'), got {text!r}"
+        )
+    return text
+
+
+def _hub_id_problem(text: str) -> str | None:
+    """Why ``text`` is not a valid Hub repo id (``name`` or ``owner/name``), or None if it is one."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError as error:
+        return str(error)
+    return None
+
+
+def hub_id(text: str) -> str:
+    """An argparse ``type`` for a Hub repo id, ``name`` or ``owner/name``."""
+    if _hub_id_problem(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a Hub repo id such as your-name/attention-demo (name or owner/name of letters, digits, '-', "
+            f"'_' and '.'), got {text!r}"
+        )
+    return text
+
+
+def folder_or_hub_id(argument: str, what: str) -> Path | str:
+    """The one rule that tells a local folder from a Hub repo id (datasets and models alike).
+
+    - ``argument`` exists locally (after ``~`` expansion): it is a folder; the returned :class:`~pathlib.Path`.
+    - It starts with ``/``, ``.`` or ``~``, has more than one ``/``, or is no valid Hub id: it is a folder that does
+      not exist, which raises.
+    - Otherwise it is ``name`` or ``owner/name``: a Hub id, returned unchanged as a ``str`` (whether the Hub can be
+      reached is the caller's question).
+
+    Args:
+        argument: the command-line value (or ``from_pretrained`` argument).
+        what: what it names, for the message ("dataset", "model").
+
+    Raises:
+        FileNotFoundError: a local path that does not exist or is a file, with a message that says so.
+    """
+    if not argument.strip():
+        raise FileNotFoundError(f"No {what} folder or Hub id given (the value is empty).")
+    path = Path(argument).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise FileNotFoundError(f"The {what} folder {argument!r} does not exist: {argument!r} is a file.")
+    if argument.startswith(("/", ".", "~")):
+        raise FileNotFoundError(f"The {what} folder {argument!r} does not exist.")
+    if argument.count("/") > 1 or _hub_id_problem(argument):
+        raise FileNotFoundError(
+            f"The {what} folder {argument!r} does not exist, and it is not a Hub id either (those are name or "
+            "owner/name, of letters, digits, '-', '_' and '.')."
+        )
+    return argument
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (whitespace runs become one space), cut at ``MAX_ERROR_CHARS``."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 1] + "… (--debug shows the whole message)"
+    return text
+
+
+def report_failures(
+    work: Callable[[], int | None], debug: bool = False, expected: tuple[type[BaseException], ...] = ()
+) -> int:
+    """Run ``work`` and return its exit status (None counts as 0).
+
+    An expected failure (:class:`CommandLineError`, any ``OSError``, which covers missing files and an
+    unreachable Hub, and the types in ``expected``) prints one line ``error: <message>`` to stderr and returns 1;
+    with ``debug`` the traceback is printed above that line. Other exceptions propagate: they are bugs and keep
+    their traceback.
+    """
+    try:
+        return work() or 0
+    except (CommandLineError, OSError, *expected) as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return EXIT_FAILURE
