@@ -129,14 +129,23 @@ class AttentionKeys:
 
 
 class Attention(nn.Module):
-    """Align -> Weight -> Combine. Only the score function depends on ``attention_type``."""
+    """Align -> Weight -> Combine. Only the score function depends on ``attention_type``.
 
-    def __init__(self, attention_type: str, query_dim: int, key_dim: int, attention_dim: int) -> None:
+    With ``null_slot`` the source gets one more, learned position ``h_0`` that stands for "no source word": the
+    softmax runs over the source positions and ``h_0``, and the weights returned (and shown) are those of the real
+    positions, so a row sums to ``1 - alpha_0``. The choice not to align is then visible as a lighter row instead of
+    being hidden in some real position such as ``</s>``.
+    """
+
+    def __init__(
+        self, attention_type: str, query_dim: int, key_dim: int, attention_dim: int, null_slot: bool = False
+    ) -> None:
         super().__init__()
         if attention_type not in SCORE_FUNCTIONS:
             raise ValueError(f"Unknown attention type {attention_type!r}; choose one of {', '.join(ATTENTION_TYPES)}.")
         self.attention_type = attention_type
         self.score = SCORE_FUNCTIONS[attention_type](query_dim, key_dim, attention_dim)
+        self.null = nn.Parameter(torch.zeros(key_dim)) if null_slot else None  # h_0, learned
 
     def prepare(self, encoder_states: torch.Tensor, mask: torch.Tensor) -> AttentionKeys:
         """encoder_states ``(batch, src_len, key_dim)``, mask ``(batch, src_len)`` -> reusable keys/values."""
@@ -155,14 +164,21 @@ class Attention(nn.Module):
             query: ``(batch, tgt_len, query_dim)`` decoder states.
             memory: the output of :meth:`prepare`.
             weights_override: optional ``(batch, tgt_len, src_len)`` weights used instead of the computed ones
-                before the Combine step (attention surgery).
+                before the Combine step (attention surgery); the null slot then gets ``1 - sum`` of them.
 
         Returns:
             context ``(batch, tgt_len, key_dim)``, weights ``alpha`` and raw scores ``e``, both
             ``(batch, tgt_len, src_len)``.
         """
         scores = self.align(query, memory)
-        weights = masked_softmax(scores, memory.mask)
-        if weights_override is not None:
-            weights = weights_override
-        return combine(weights, memory.values), weights, scores
+        if self.null is None:
+            weights = masked_softmax(scores, memory.mask) if weights_override is None else weights_override
+            return combine(weights, memory.values), weights, scores
+        batch = query.size(0)
+        null_value = self.null.view(1, 1, -1).expand(batch, 1, -1)  # (batch, 1, key_dim)
+        null_score = self.score(query, self.score.prepare_keys(null_value))  # (batch, tgt_len, 1)
+        mask = torch.cat([memory.mask.new_ones(batch, 1), memory.mask], dim=1)
+        all_weights = masked_softmax(torch.cat([null_score, scores], dim=-1), mask)  # (batch, tgt_len, 1 + src_len)
+        weights = all_weights[..., 1:] if weights_override is None else weights_override
+        null_weight = 1.0 - weights.sum(dim=-1, keepdim=True)  # (batch, tgt_len, 1)
+        return combine(weights, memory.values) + null_weight * null_value, weights, scores

@@ -29,6 +29,8 @@ from torch import nn
 
 from attention_demo.attention import Attention, AttentionKeys
 
+PLACEMENTS = ("luong", "bahdanau")  # where attention reads the decoder state; see the module docstring
+
 
 @dataclass
 class EncoderMemory:
@@ -48,9 +50,22 @@ class EncoderMemory:
 
 
 @dataclass
+class DecoderState:
+    """Everything the decoder carries from one target step to the next."""
+
+    rnn: torch.Tensor  # (num_layers, batch, hidden) the GRU state s_{t-1}
+    feed: torch.Tensor | None = None  # (batch, embedding) the previous attentional state s~_{t-1} (input feeding)
+
+    def index_select(self, index: torch.Tensor) -> DecoderState:
+        """Reorder/expand along the batch (beam search)."""
+        feed = None if self.feed is None else self.feed.index_select(0, index)
+        return DecoderState(self.rnn.index_select(1, index), feed)
+
+
+@dataclass
 class DecoderOutput:
     logits: torch.Tensor  # (batch, tgt_len, vocab)
-    hidden: torch.Tensor  # (num_layers, batch, hidden) GRU state after the last step
+    hidden: DecoderState  # the state after the last step
     attention: torch.Tensor | None  # (batch, tgt_len, src_len) weights alpha; None for the baseline
     scores: torch.Tensor | None  # (batch, tgt_len, src_len) raw alignment scores e; None for the baseline
 
@@ -70,6 +85,10 @@ class Decoder(nn.Module):
         dropout: dropout on embeddings and before the output layer.
         tie_embeddings: share the target embedding with the output projection.
         pad_id: padding token id.
+        placement: ``"luong"`` (attend from the current state ``s_t``) or ``"bahdanau"`` (attend from the previous
+            state ``s_{t-1}`` and feed the context into the GRU).
+        input_feeding: feed the previous attentional state ``s~_{t-1}`` into the GRU (Luong et al. 2015, section 3.3).
+        summary_input: give the GRU the encoder summary ``z`` at every step.
     """
 
     def __init__(
@@ -84,61 +103,113 @@ class Decoder(nn.Module):
         dropout: float,
         tie_embeddings: bool,
         pad_id: int,
+        placement: str = "luong",
+        input_feeding: bool = False,
+        summary_input: bool = True,
+        null_slot: bool = False,
     ) -> None:
         super().__init__()
+        if placement not in PLACEMENTS:
+            raise ValueError(f"Unknown attention placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.")
         self.num_layers = num_layers
+        self.placement = placement
+        self.input_feeding = input_feeding
+        self.summary_input = summary_input
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
         self.init_hidden = nn.Linear(context_size, hidden_size)
+        rnn_input = (
+            embedding_size
+            + (context_size if summary_input else 0)
+            + (context_size if placement == "bahdanau" else 0)
+            + (embedding_size if input_feeding else 0)
+        )
         self.rnn = nn.GRU(
-            embedding_size + context_size,
+            rnn_input,
             hidden_size,
             num_layers=num_layers,
             batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.attention = (
-            Attention(attention_type, hidden_size, context_size, attention_size) if attention_type else None
+            Attention(attention_type, hidden_size, context_size, attention_size, null_slot) if attention_type else None
         )
         self.combine_context = nn.Linear(hidden_size + context_size, embedding_size)  # W_c
         self.output = nn.Linear(embedding_size, vocab_size)  # W_o
         if tie_embeddings:
             self.output.weight = self.embedding.weight
 
+    @property
+    def step_by_step(self) -> bool:
+        """True when step t needs step t-1's attention, so training runs a Python loop over target steps."""
+        return self.placement == "bahdanau" or self.input_feeding
+
     def memory(self, annotations: torch.Tensor, summary: torch.Tensor, src_mask: torch.Tensor) -> EncoderMemory:
-        """Per-sentence tensors from annotations ``(batch, src_len, context)`` and summary ``(batch, context)``."""
+        """Per-sentence tensors from annotations ``(batch, src_len, context)`` and summary ``(batch, context)``.
+
+        ``src_mask`` is the mask of the positions attention may read (see ``Seq2Seq.encode``).
+        """
         keys = self.attention.prepare(annotations, src_mask) if self.attention is not None else None
         return EncoderMemory(summary, src_mask, keys)
 
-    def initial_hidden(self, memory: EncoderMemory) -> torch.Tensor:
-        """``s_0 = tanh(W_init z)`` for every layer: ``(num_layers, batch, hidden)``."""
+    def initial_state(self, memory: EncoderMemory) -> DecoderState:
+        """``s_0 = tanh(W_init z)`` for every layer ``(num_layers, batch, hidden)``; ``s~_0 = 0`` when input feeding."""
         h0 = torch.tanh(self.init_hidden(memory.summary))
-        return h0.unsqueeze(0).expand(self.num_layers, -1, -1).contiguous()
+        rnn = h0.unsqueeze(0).expand(self.num_layers, -1, -1).contiguous()
+        feed = None
+        if self.input_feeding:
+            feed = h0.new_zeros(h0.size(0), self.combine_context.out_features)
+        return DecoderState(rnn, feed)
+
+    def _context(
+        self, query: torch.Tensor, memory: EncoderMemory, weights_override: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Attention context for queries ``(batch, steps, hidden)``, or the summary ``z`` for the baseline."""
+        if self.attention is None:  # the baseline: the same fixed vector at every step
+            return memory.summary.unsqueeze(1).expand(-1, query.size(1), -1), None, None
+        return self.attention(query, memory.attention, weights_override)
 
     def forward(
         self,
         tgt_in: torch.Tensor,
         memory: EncoderMemory,
-        hidden: torch.Tensor | None = None,
+        hidden: DecoderState | None = None,
         weights_override: torch.Tensor | None = None,
     ) -> DecoderOutput:
         """Run the decoder over ``tgt_in`` ``(batch, tgt_len)`` (teacher forcing, or one step at a time).
 
         ``weights_override`` ``(batch, tgt_len, src_len)`` replaces the attention weights before Combine.
         """
-        if hidden is None:
-            hidden = self.initial_hidden(memory)
+        state = self.initial_state(memory) if hidden is None else hidden
         embedded = self.dropout(self.embedding(tgt_in))  # (batch, tgt_len, emb)
-        tgt_len = tgt_in.size(1)
-        summary = memory.summary.unsqueeze(1).expand(-1, tgt_len, -1)  # (batch, tgt_len, context)
-        states, hidden = self.rnn(torch.cat([embedded, summary], dim=-1), hidden)  # (batch, tgt_len, hidden)
-
-        weights = scores = None
-        if self.attention is not None:
-            context, weights, scores = self.attention(states, memory.attention, weights_override)
+        if self.summary_input:
+            summary = memory.summary.unsqueeze(1).expand(-1, tgt_in.size(1), -1)  # (batch, tgt_len, context)
+            embedded = torch.cat([embedded, summary], dim=-1)
+        if not self.step_by_step:
+            # Luong placement: the GRU runs over all steps in one call, then attention for all steps at once.
+            states, rnn = self.rnn(embedded, state.rnn)  # (batch, tgt_len, hidden)
+            context, weights, scores = self._context(states, memory, weights_override)
+            attentional = torch.tanh(self.combine_context(torch.cat([states, context], dim=-1)))  # (batch, T, emb)
+            state = DecoderState(rnn)
         else:
-            context = summary  # the baseline: the same fixed vector at every step
-
-        attentional = torch.tanh(self.combine_context(torch.cat([states, context], dim=-1)))  # (batch, tgt_len, emb)
+            steps = []
+            for t in range(tgt_in.size(1)):
+                override = None if weights_override is None else weights_override[:, t : t + 1]
+                step_input = [embedded[:, t : t + 1]]
+                if self.input_feeding:
+                    step_input.append(state.feed.unsqueeze(1))
+                if self.placement == "bahdanau":  # attend from s_{t-1}, then feed the context into the GRU
+                    context, weights, scores = self._context(state.rnn[-1].unsqueeze(1), memory, override)
+                    step_input.append(context)
+                    s_t, rnn = self.rnn(torch.cat(step_input, dim=-1), state.rnn)  # (batch, 1, hidden)
+                else:  # input feeding with Luong placement: attend from s_t
+                    s_t, rnn = self.rnn(torch.cat(step_input, dim=-1), state.rnn)
+                    context, weights, scores = self._context(s_t, memory, override)
+                att_t = torch.tanh(self.combine_context(torch.cat([s_t, context], dim=-1)))  # (batch, 1, emb)
+                state = DecoderState(rnn, att_t.squeeze(1) if self.input_feeding else None)
+                steps.append((att_t, weights, scores))
+            attentional = torch.cat([a for a, _, _ in steps], dim=1)
+            weights = None if self.attention is None else torch.cat([w for _, w, _ in steps], dim=1)
+            scores = None if self.attention is None else torch.cat([e for _, _, e in steps], dim=1)
         logits = self.output(self.dropout(attentional))  # (batch, tgt_len, vocab)
-        return DecoderOutput(logits, hidden, weights, scores)
+        return DecoderOutput(logits, state, weights, scores)

@@ -17,6 +17,9 @@ from attention_demo.decoder import Decoder, DecoderOutput, EncoderMemory
 from attention_demo.encoder import Encoder
 
 BASELINE = "baseline"  # the model name (and --attention value) for the model without attention
+# Every model a folder may hold, in display order (the app, tables, training): the Bahdanau score first.
+MODEL_NAMES = ("additive", "general", "dot", BASELINE)
+assert set(MODEL_NAMES) == {*ATTENTION_TYPES, BASELINE}, "every attention type has a model name"
 
 
 @dataclass
@@ -38,6 +41,12 @@ class ModelConfig:
     eos_id: int = 3
     source_lang: str = "de"
     target_lang: str = "en"
+    # The decoder's design (see decoder.py); the defaults are the design of the first bundled models.
+    attention_placement: str = "luong"  # "luong": attend from s_t; "bahdanau": from s_{t-1}, context into the GRU
+    input_feeding: bool = False  # feed s~_{t-1} into the GRU (Luong et al. 2015, section 3.3)
+    summary_input: bool = True  # the GRU reads the encoder summary z at every step
+    null_slot: bool = False  # a learned "no source word" position for attention
+    attend_eos: bool = True  # whether </s> is among the positions attention may read
 
     def __post_init__(self) -> None:
         if self.attention_type is not None and self.attention_type not in ATTENTION_TYPES:
@@ -79,6 +88,10 @@ class Seq2Seq(
             config.dropout,
             config.tie_embeddings,
             config.pad_id,
+            placement=config.attention_placement,
+            input_feeding=config.input_feeding,
+            summary_input=config.summary_input,
+            null_slot=config.null_slot,
         )
 
     @property
@@ -88,7 +101,17 @@ class Seq2Seq(
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> EncoderMemory:
         """src ``(batch, src_len)`` ids, src_mask ``(batch, src_len)`` bool -> what the decoder reads."""
         annotations, summary = self.encoder(src, src_mask)  # (batch, src_len, 2*enc_hidden), (batch, 2*enc_hidden)
-        return self.decoder.memory(annotations, summary, src_mask)
+        return self.decoder.memory(annotations, summary, self.attention_mask(src, src_mask))
+
+    def attention_mask(self, src: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        """``(batch, src_len)`` bool: the positions attention may read (without ``</s>`` unless ``attend_eos``).
+
+        A source that is only ``</s>`` keeps it, so that every row has a position to attend to.
+        """
+        if self.config.attend_eos:
+            return src_mask
+        mask = src_mask & (src != self.config.eos_id)
+        return torch.where(mask.any(dim=1, keepdim=True), mask, src_mask)
 
     def decode(
         self,

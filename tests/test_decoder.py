@@ -29,7 +29,7 @@ def test_output_shapes(tiny_model: Callable[..., Seq2Seq], attention_type: str |
     src, mask, tgt_in = _inputs()
     out = model.decoder(tgt_in, model.encode(src, mask))
     assert out.logits.shape == (3, 6, UNIT_VOCAB_SIZE)
-    assert out.hidden.shape == (1, 3, DECODER_HIDDEN)
+    assert out.hidden.rnn.shape == (1, 3, DECODER_HIDDEN)
     if attention_type is None:
         assert out.attention is None and out.scores is None
     else:
@@ -37,11 +37,24 @@ def test_output_shapes(tiny_model: Callable[..., Seq2Seq], attention_type: str |
         assert out.scores.shape == (3, 6, src.size(1))
 
 
+DESIGNS = {
+    "luong": {},
+    "no_summary_input": {"summary_input": False},
+    "null_slot": {"null_slot": True},
+    "no_eos_key": {"attend_eos": False},
+    "bahdanau": {"attention_placement": "bahdanau"},
+    "input_feeding": {"input_feeding": True},
+}
+
+
+@pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("attention_type", [*ALL_ATTENTION_TYPES, None])
-def test_teacher_forced_equals_step_by_step(tiny_model: Callable[..., Seq2Seq], attention_type: str | None) -> None:
-    """Running the decoder over all T steps at once equals running it one step at a time with the hidden state
-    carried: attention reads the *current* state only (Luong placement), so training needs no Python loop."""
-    model = tiny_model(attention_type, seed=2)
+def test_teacher_forced_equals_step_by_step(
+    tiny_model: Callable[..., Seq2Seq], attention_type: str | None, design: str
+) -> None:
+    """Running the decoder over all T steps at once equals running it one step at a time with the state carried,
+    for every decoder design (decoding relies on it: training is teacher-forced, translation is step by step)."""
+    model = tiny_model(attention_type, seed=2, **DESIGNS[design])
     src, mask, tgt_in = _inputs()
     memory = model.encode(src, mask)
     full = model.decoder(tgt_in, memory)
@@ -52,7 +65,7 @@ def test_teacher_forced_equals_step_by_step(tiny_model: Callable[..., Seq2Seq], 
         step_logits.append(out.logits)
         step_attention.append(out.attention)
     torch.testing.assert_close(full.logits, torch.cat(step_logits, dim=1))
-    torch.testing.assert_close(full.hidden, hidden)
+    torch.testing.assert_close(full.hidden.rnn, hidden.rnn)
     if attention_type is not None:
         torch.testing.assert_close(full.attention, torch.cat(step_attention, dim=1))
 
@@ -62,7 +75,7 @@ def test_initial_hidden_comes_from_the_summary(tiny_model: Callable[..., Seq2Seq
     model = tiny_model("additive")
     src, mask, _ = _inputs()
     memory = model.encode(src, mask)
-    h0 = model.decoder.initial_hidden(memory)
+    h0 = model.decoder.initial_state(memory).rnn
     torch.testing.assert_close(h0[0], torch.tanh(model.decoder.init_hidden(memory.summary)))
     assert not torch.allclose(h0[0, 0], h0[0, 1])
 
@@ -89,3 +102,110 @@ def test_baseline_context_ignores_source_positions(tiny_model: Callable[..., Seq
         before = model.decoder(tgt_in, model.decoder.memory(annotations, summary, mask)).logits
         after = model.decoder(tgt_in, model.decoder.memory(annotations + 1.0, summary, mask)).logits
         assert (not torch.allclose(before, after)) == should_change
+
+
+def test_null_slot_takes_the_weight_the_source_does_not_get(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """With a null slot the returned weights cover the real positions only (rows sum to 1 - alpha_0 < 1), and the
+    context is sum_j alpha_j h_j + alpha_0 h_0 with the learned h_0."""
+    model = tiny_model("dot", seed=4, null_slot=True)
+    with torch.no_grad():
+        model.decoder.attention.null.normal_()
+    src, mask, tgt_in = _inputs()
+    memory = model.encode(src, mask)
+    states, _ = model.decoder.rnn(
+        torch.cat(
+            [model.decoder.embedding(tgt_in), memory.summary.unsqueeze(1).expand(-1, tgt_in.size(1), -1)], dim=-1
+        ),
+        model.decoder.initial_state(memory).rnn,
+    )
+    context, weights, scores = model.decoder.attention(states, memory.attention)
+    h0 = model.decoder.attention.null
+    null_scores = states @ h0  # (B, T): dot score of every query with h_0
+    full = torch.softmax(torch.cat([null_scores.unsqueeze(-1), scores.masked_fill(~mask.unsqueeze(1), -1e9)], -1), -1)
+    torch.testing.assert_close(weights, full[..., 1:])
+    sums = weights.sum(-1)
+    assert bool((sums < 1).all()) and bool((sums > 0).all())
+    expected = torch.bmm(weights, memory.attention.values) + full[..., :1] * h0
+    torch.testing.assert_close(context, expected)
+
+
+def test_attend_eos_false_gives_eos_no_weight(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """Without </s> among the keys its column is exactly 0 (and every row still sums to 1); a source that is only
+    </s> keeps it, so that attention has something to read."""
+    model = tiny_model("additive", attend_eos=False)
+    src, mask = pad([[5, 6, 7, 3], [3]])
+    out = model(src, mask, torch.tensor([[BOS_ID, 5, 6]] * 2))
+    assert float(out.attention[0, :, 3].detach().abs().max()) == 0.0
+    torch.testing.assert_close(out.attention.sum(-1), torch.ones(2, 3))
+    torch.testing.assert_close(out.attention[1, :, 0], torch.ones(3))
+
+
+@pytest.mark.parametrize("design", ["luong", "bahdanau", "input_feeding"])
+def test_where_attention_reads_the_state(tiny_model: Callable[..., Seq2Seq], design: str) -> None:
+    """Bahdanau placement attends from s_{t-1}: the first step's attention cannot depend on the first input word.
+    Luong placement attends from s_t, which has read it. With input feeding or Bahdanau placement the attention of
+    step 0 reaches the GRU, so overriding it changes step 1's prediction; without, it only changes step 0's."""
+    model = tiny_model("general", seed=5, **DESIGNS[design])
+    src, mask, tgt_in = _inputs()
+    memory = model.encode(src, mask)
+    other = tgt_in.clone()
+    other[:, 0] = 7
+    same_first = torch.allclose(
+        model.decoder(tgt_in, memory).attention[:, 0], model.decoder(other, memory).attention[:, 0]
+    )
+    assert same_first == (design == "bahdanau")
+
+    own = model.decoder(tgt_in, memory)
+    override = own.attention.clone()
+    override[:, 0] = mask.float() / mask.sum(dim=1, keepdim=True)  # uniform at step 0 only
+    changed = model.decoder(tgt_in, memory, weights_override=override)
+    assert not torch.allclose(changed.logits[:, 0], own.logits[:, 0])
+    assert torch.allclose(changed.logits[:, 1], own.logits[:, 1]) == (design == "luong")
+
+
+def _scores_by_hand(model: Seq2Seq, states: torch.Tensor, annotations: torch.Tensor) -> torch.Tensor:
+    """``(B, T, S)`` alignment scores of the module docstring's formulas, from the score module's weight matrices."""
+    score = model.decoder.attention.score
+    if model.config.attention_type == "dot":
+        return torch.einsum("btd,bsd->bts", states, annotations)
+    if model.config.attention_type == "general":
+        return torch.einsum("btd,de,bse->bts", states, score.W_a.weight, annotations)
+    hidden = torch.tanh(
+        torch.einsum("ad,btd->bta", score.W_q.weight, states).unsqueeze(2)
+        + torch.einsum("ae,bse->bsa", score.W_k.weight, annotations).unsqueeze(1)
+    )  # (B, T, S, attention_size)
+    return torch.einsum("a,btsa->bts", score.v_a.weight[0], hidden)
+
+
+@pytest.mark.parametrize("attention_type", [*ALL_ATTENTION_TYPES, None])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_decoder_computes_the_documented_equations(
+    tiny_model: Callable[..., Seq2Seq], attention_type: str | None, num_layers: int
+) -> None:
+    """The default (Luong) decoder, written out from the module docstring: s_t = GRU([E y_{t-1} ; z], s_{t-1}) from
+    s_0 = tanh(W_init z) in every layer; c_t = sum_j softmax_j(e_tj) h_j over the real positions (z for the
+    baseline); logits = W_o tanh(W_c [s_t ; c_t])."""
+    model = tiny_model(attention_type, seed=6, num_layers=num_layers)
+    decoder = model.decoder
+    src, mask, tgt_in = _inputs()
+    with torch.no_grad():
+        annotations, summary = model.encoder(src, mask)
+        z = summary.unsqueeze(1).expand(-1, tgt_in.size(1), -1)
+        s0 = torch.tanh(decoder.init_hidden(summary)).unsqueeze(0).repeat(num_layers, 1, 1)
+        states, last = decoder.rnn(torch.cat([decoder.embedding(tgt_in), z], dim=-1), s0)
+        if attention_type is None:
+            scores = weights = None
+            context = z
+        else:
+            scores = _scores_by_hand(model, states, annotations)
+            weights = torch.softmax(scores.masked_fill(~mask.unsqueeze(1), float("-inf")), dim=-1)
+            context = weights @ annotations
+        logits = decoder.output(torch.tanh(decoder.combine_context(torch.cat([states, context], dim=-1))))
+        out = model(src, mask, tgt_in)
+    torch.testing.assert_close(out.logits, logits)
+    torch.testing.assert_close(out.hidden.rnn, last)
+    if attention_type is None:
+        assert out.attention is None and out.scores is None
+    else:
+        torch.testing.assert_close(out.scores, scores)
+        torch.testing.assert_close(out.attention, weights)

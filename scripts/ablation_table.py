@@ -1,0 +1,68 @@
+"""The README's ablation table: scores every finished run of ``scripts/ablations.sh`` and prints a Markdown table.
+
+For each ``runs/ablation/<variant>/`` folder with a trained model, runs the alignment evaluation
+(``attention_demo.alignment.evaluate_folder``) unless ``metrics.json`` already has it, then prints one row per variant:
+``</s>`` sink, AER on the reference and on the model's own translation, test BLEU / chrF (beam 5) and training time.
+
+    python scripts/ablation_table.py --dataset_name ../shared/data/multi30k [--runs runs/ablation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attention_demo.alignment import ALIGNMENT_KEY, evaluate_folder
+from attention_demo.model_repo import METRICS_FILE, read_json
+
+VARIANTS = {  # the order and wording of the README's table
+    "today": "first bundled design: Luong placement, z into the GRU, </s> among the keys",
+    "no_summary_input": "without z in the decoder GRU's input",
+    "no_eos_key": "</s> not among the keys",
+    "null_slot": 'a learned "no source word" slot',
+    "bahdanau": "Bahdanau placement: attend from s_{t-1}, context into the GRU",
+    "input_feeding": "Luong input feeding: s~_{t-1} into the GRU",
+    "input_feeding_null_slot": "input feeding + null slot",
+    "bahdanau_null_slot": "Bahdanau placement + null slot",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset_name", required=True, help="Hub dataset id or local folder (as for train.py)")
+    parser.add_argument("--runs", default="runs/ablation", help="the folder of scripts/ablations.sh's runs")
+    parser.add_argument("--model", default="additive", help="the model name trained in every run")
+    args = parser.parse_args(argv)
+    runs = Path(args.runs)
+    folders = sorted(
+        (p.parent.parent for p in runs.glob(f"*/{args.model}/config.json")),
+        key=lambda p: list(VARIANTS).index(p.name) if p.name in VARIANTS else len(VARIANTS),
+    )
+    print("| variant | `</s>` sink | AER (reference) | AER (own translation) | test BLEU | chrF | training |")
+    print("|---|---|---|---|---|---|---|")
+    diagonal = None
+    for folder in folders:
+        metrics = read_json(folder / METRICS_FILE, default={}) or {}
+        scores = metrics.get("models", {}).get(args.model)
+        if scores is None:  # still training
+            continue
+        if ALIGNMENT_KEY not in metrics:
+            evaluate_folder(folder, args.dataset_name, [args.model])
+            metrics = read_json(folder / METRICS_FILE)
+        diagonal = metrics[ALIGNMENT_KEY]["diagonal"]["aer"]
+        alignment = metrics[ALIGNMENT_KEY]["models"][args.model]
+        reference, own = alignment["reference"], alignment["translation"]
+        null = f" (null {reference['null']:.0%})" if reference["null"] else ""
+        print(
+            f"| {VARIANTS.get(folder.name, folder.name)} | {reference['eos_sink']:.0%}{null} | {reference['aer']:.2f} "
+            f"| {own['aer']:.2f} | {scores['bleu']:.2f} | {scores['chrf']:.2f} "
+            f"| {scores['train_seconds'] / 60:.0f} min |"
+        )
+    if diagonal is not None:
+        print(f"| a straight diagonal (no model) | | {diagonal:.2f} | | | | |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
