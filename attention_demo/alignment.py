@@ -350,17 +350,44 @@ def evaluate_folder(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Measure how well attention aligns words; store it in metrics.json.")
-    parser.add_argument("--model", default="models/multi30k-de-en", help="a local model folder (written to)")
-    parser.add_argument("--dataset_name", required=True, help="Hub dataset id or local folder (as for train.py)")
-    parser.add_argument("--dataset_config_name", default=None)
-    parser.add_argument("--beam_size", type=int, default=5, help="beam size of the models' own translations")
-    parser.add_argument("--max_samples", type=int, default=None, help="the first N test sentences (default: all)")
-    parser.add_argument("--names", nargs="*", default=None, help="models to evaluate (all attention models)")
+    """The alignment command line; returns its exit status (usage errors exit with 2)."""
+    from attention_demo import cli
+    from attention_demo.data import DatasetError
+    from attention_demo.model_repo import ModelLoadError
+
+    parser = cli.ArgumentParser(
+        prog="python -m attention_demo.alignment",
+        description="Measure how well attention aligns words against a word aligner; store it in metrics.json.",
+    )
+    parser.add_argument(
+        "--model", type=cli.nonempty, default="models/multi30k-de-en", help="a local model folder (written to)"
+    )
+    parser.add_argument(
+        "--dataset_name", type=cli.nonempty, required=True, help="Hub dataset id or local folder (as for train.py)"
+    )
+    parser.add_argument("--dataset_config_name", type=cli.nonempty, default=None)
+    beam = cli.Number(int, minimum=1, maximum=cli.MAX_BEAM_SIZE)
+    parser.add_argument("--beam_size", type=beam, default=5, help=f"beam of the own translations; {beam.describe()}")
+    samples = cli.Number(int, minimum=1)
+    parser.add_argument("--max_samples", type=samples, default=None, help="the first N test sentences (default: all)")
+    parser.add_argument(
+        "--names", nargs="*", type=cli.nonempty, default=None, help="models (default: all with attention)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    expected = (ModelLoadError, DatasetError, ImportError)  # ImportError: the optional aligner is not installed
+    return cli.report_failures(lambda: _command(args), debug=args.debug, expected=expected)
+
+
+def _command(args: argparse.Namespace) -> int:
+    """``main`` after parsing: check the folder and the dataset first (cheap), then compute and print."""
+    from attention_demo import cli
+    from attention_demo.data import dataset_source
+
+    folder = cli.local_model_folder(args.model, "the alignment (metrics.json, alignment_links.json)")
+    dataset_source(args.dataset_name)  # a missing folder or an unreachable Hub fails before any model is loaded
     result = evaluate_folder(
-        args.model, args.dataset_name, args.names, args.beam_size, args.max_samples, args.dataset_config_name
+        folder, args.dataset_name, args.names, args.beam_size, args.max_samples, args.dataset_config_name
     )
     print(f"diagonal: AER {result['diagonal']['aer']}")
     for name, numbers in result["models"].items():
@@ -369,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: reference AER {ref['aer']} (P {ref['precision']}, R {ref['recall']}), "
             f"</s> sink {ref['eos_sink']}, null {ref['null']}; own translation AER {own['aer']}, sink {own['eos_sink']}"
         )
-    print(f"{result['num_sentences']} sentences in {result['seconds']} s; written to {args.model}/metrics.json")
+    print(f"{result['num_sentences']} sentences in {result['seconds']} s; written to {folder}/metrics.json")
     return 0
 
 

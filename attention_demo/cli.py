@@ -179,6 +179,22 @@ def folder_or_hub_id(argument: str, what: str) -> Path | str:
     return argument
 
 
+def local_model_folder(argument: str, written: str) -> Path:
+    """A model folder that a command writes into (``written`` says what, for the message): it must be local.
+
+    Raises:
+        FileNotFoundError: a local path that does not exist (see :func:`folder_or_hub_id`).
+        CommandLineError: a Hub id.
+    """
+    folder = folder_or_hub_id(argument, "model")
+    if not isinstance(folder, Path):
+        raise CommandLineError(
+            f"--model {argument!r} is a Hub id, but {written} is written into the model folder: pass a local model "
+            "folder."
+        )
+    return folder
+
+
 def one_line(error: BaseException) -> str:
     """An exception's message on one line (whitespace runs become one space), cut at ``MAX_ERROR_CHARS``."""
     text = " ".join(str(error).split()) or type(error).__name__

@@ -579,12 +579,7 @@ def _corpus_command(args: argparse.Namespace) -> int:
     from attention_demo import cli
     from attention_demo.data import dataset_source
 
-    folder = cli.folder_or_hub_id(args.model, "model")
-    if not isinstance(folder, Path):
-        raise cli.CommandLineError(
-            f"--model {args.model!r} is a Hub id, but the evidence is written into the model folder's metrics.json: "
-            "pass a local model folder."
-        )
+    folder = cli.local_model_folder(args.model, "the evidence (metrics.json)")
     dataset_source(args.dataset_name)  # a missing folder or an unreachable Hub fails before any model is loaded
     evidence = evaluate_folder(
         folder, args.dataset_name, args.max_samples, args.split, args.names, args.dataset_config_name

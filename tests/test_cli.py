@@ -42,6 +42,7 @@ COMMANDS = {
     "train": ["train.py"],
     "translate": ["-m", "attention_demo.translate"],
     "evidence": ["-m", "attention_demo.evidence"],
+    "alignment": ["-m", "attention_demo.alignment"],
 }
 
 
@@ -134,6 +135,15 @@ CASES = {
         1,
         r"The dataset folder '/no/such/folder' does not exist",
     ),
+    "alignment-beam-0": Case(
+        "alignment", ("--beam_size", "0"), 2, r"argument --beam_size: expected an integer from 1 to \d+, got '0'"
+    ),
+    "alignment-hub-model": Case(
+        "alignment",
+        ("--model", "someone/models"),
+        1,
+        r"--model 'someone/models' is a Hub id, but the alignment .* is written into the model folder",
+    ),
     # --- one of each other kind of check ---
     "train-dot-sizes": Case(
         "train",
@@ -178,6 +188,7 @@ BASE_ARGS = {
     "train": ("--dataset_name", "{data}", "--output_dir", "{out}", *TINY_MODEL_ARGS),
     "translate": ("--model", "{out}"),  # a missing check would end in "does not exist" (status 1), never hang
     "evidence": ("--dataset_name", "{data}", "--model", "{out}"),
+    "alignment": ("--dataset_name", "{data}", "--model", "{out}"),
 }
 
 
