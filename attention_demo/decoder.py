@@ -1,14 +1,6 @@
 """The decoder: a GRU language model over the target, conditioned on the source through a context vector.
 
-Why attention is computed from the *current* decoder state (Luong et al. 2015) and not the previous one (Bahdanau et
-al. 2015): with Bahdanau's placement the context for step t depends on ``s_{t-1}`` and is fed *into* the GRU, so
-step t cannot start before step t-1 has finished attending; training becomes a Python loop over target positions.
-With Luong's placement the GRU runs over the whole (teacher-forced) target in one cuDNN/MKL call, and attention for
-all target steps is then one batched matrix product. Same expressive idea, faster to train: 1.5-1.7x on a 2-core
-CPU, where the GRU's own recurrence still dominates (``benchmarks/benchmark_speed.py``); on a GPU cuDNN runs the
-whole GRU in one kernel.
-
-At every step t (all steps at once during training)::
+At every step t, in the first bundled design (all steps at once during training)::
 
     s_t      = GRU([E y_{t-1} ; z], s_{t-1})          z: the encoder's fixed summary vector (Cho et al. 2014)
     c_t      = Attention(s_t, h_1..h_S)               with attention  (Align -> Weight -> Combine)
@@ -16,8 +8,22 @@ At every step t (all steps at once during training)::
     s~_t     = tanh(W_c [s_t ; c_t])                  Luong et al. 2015, eq. 5 ("attentional hidden state")
     p(y_t)   = softmax(W_o s~_t)                      Luong et al. 2015, eq. 6
 
-The baseline is exactly this decoder with attention switched off, so the two models differ only in how ``c_t`` is
-made.
+The design options of ``ModelConfig`` change where attention reads the decoder and what the GRU sees:
+
+- ``attention_placement="luong"`` (above): attention reads the *current* state ``s_t``. The GRU runs over the whole
+  teacher-forced target in one call and attention for all steps is one batched product: no Python loop in training.
+- ``attention_placement="bahdanau"`` (Bahdanau et al. 2015): attention reads the *previous* state,
+  ``c_t = Attention(s_{t-1}, h)``, and the context is fed into the GRU, ``s_t = GRU([E y_{t-1} ; c_t ; z], s_{t-1})``.
+- ``input_feeding`` (Luong et al. 2015, section 3.3): the GRU also reads the previous attentional state,
+  ``s_t = GRU([E y_{t-1} ; z ; s~_{t-1}], s_{t-1})``, so the decoder knows what it attended to before.
+- ``summary_input=False`` drops ``z`` from the GRU input (it still sets ``s_0``).
+
+The last two and Bahdanau's placement make step t wait for step t-1's attention, so training runs a loop over target
+steps (``Decoder.step_by_step``); ``benchmarks/benchmark_speed.py`` measures what that costs. A null slot and keeping
+``</s>`` out of the keys are attention options (``attention.py``, ``Seq2Seq.attention_mask``).
+
+The baseline is exactly this decoder with attention switched off (``c_t = z`` wherever the attention models use the
+attention context), so in every design the two models differ only in how ``c_t`` is made.
 """
 
 from __future__ import annotations

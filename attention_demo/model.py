@@ -1,7 +1,8 @@
 """The sequence-to-sequence model: ``Encoder`` + ``Decoder``, with or without attention, saved/loaded via the Hub.
 
 ``Seq2Seq.save_pretrained(folder)`` writes ``config.json`` and ``model.safetensors``;
-``Seq2Seq.from_pretrained(folder_or_hub_id)`` reads them back (see ``hub.load_model`` for strict, friendly loading).
+``Seq2Seq.from_pretrained(folder_or_hub_id)`` reads them back (``model_repo.load_model`` loads strictly, with clear
+errors).
 """
 
 # No ``from __future__ import annotations`` here: PyTorchModelHubMixin reads the real ``ModelConfig`` annotation of
