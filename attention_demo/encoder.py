@@ -22,12 +22,21 @@ class Encoder(nn.Module):
         num_layers: stacked GRU layers.
         dropout: dropout on embeddings and between layers.
         pad_id: padding token id (its embedding stays zero).
+        annotation_dropout: also apply dropout to the annotations (the keys and values of attention).
     """
 
     def __init__(
-        self, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, dropout: float, pad_id: int
+        self,
+        vocab_size: int,
+        embedding_size: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        pad_id: int,
+        annotation_dropout: bool = True,
     ) -> None:
         super().__init__()
+        self.annotation_dropout = annotation_dropout
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
         self.rnn = nn.GRU(
@@ -55,4 +64,4 @@ class Encoder(nn.Module):
         packed_out, h_n = self.rnn(packed)  # h_n: (num_layers*2, batch, hidden)
         annotations, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))
         summary = torch.cat([h_n[-2], h_n[-1]], dim=-1)  # (batch, 2*hidden): last forward, last backward
-        return self.dropout(annotations), summary
+        return (self.dropout(annotations) if self.annotation_dropout else annotations), summary

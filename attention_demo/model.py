@@ -48,6 +48,7 @@ class ModelConfig:
     summary_input: bool = True  # the GRU reads the encoder summary z at every step
     null_slot: bool = False  # a learned "no source word" position for attention
     attend_eos: bool = True  # whether </s> is among the positions attention may read
+    annotation_dropout: bool = True  # dropout on the encoder annotations (attention's keys and values)
 
     def __post_init__(self) -> None:
         if self.attention_type is not None and self.attention_type not in ATTENTION_TYPES:
@@ -77,6 +78,7 @@ class Seq2Seq(
             config.num_layers,
             config.dropout,
             config.pad_id,
+            annotation_dropout=config.annotation_dropout,
         )
         self.decoder = Decoder(
             config.tgt_vocab_size,

@@ -149,6 +149,9 @@ class TrainingArguments:
     summary_input: bool = field(default=True, metadata={"help": "the decoder GRU reads the encoder summary z"})
     null_slot: bool = field(default=False, metadata={"help": 'a learned "no source word" position for attention'})
     attend_eos: bool = field(default=True, metadata={"help": "whether </s> is among the positions attention reads"})
+    annotation_dropout: bool = field(
+        default=True, metadata={"help": "dropout on the encoder annotations (attention's keys and values)"}
+    )
     eval_beam_size: int = field(
         default=5,
         metadata={
@@ -379,6 +382,7 @@ def train_model(
         summary_input=args.summary_input,
         null_slot=args.null_slot,
         attend_eos=args.attend_eos,
+        annotation_dropout=args.annotation_dropout,
         source_lang=args.source_lang,
         target_lang=args.target_lang,
     )

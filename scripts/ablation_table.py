@@ -25,6 +25,7 @@ VARIANTS = {  # the order and wording of the README's table
     "input_feeding": "Luong input feeding: s~_{t-1} into the GRU",
     "input_feeding_null_slot": "input feeding + null slot",
     "bahdanau_null_slot": "Bahdanau placement + null slot",
+    "no_annotation_dropout": "no dropout on the annotations (attention's keys and values)",
 }
 
 

@@ -21,6 +21,7 @@ flags() {
     input_feeding) echo "--input_feeding" ;;
     input_feeding_null_slot) echo "--input_feeding --null_slot" ;;
     bahdanau_null_slot) echo "--attention_placement bahdanau --null_slot" ;;
+    no_annotation_dropout) echo "--annotation_dropout false" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }

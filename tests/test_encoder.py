@@ -47,3 +47,56 @@ def test_padding_does_not_change_the_encoding(tiny_model: Callable[..., Seq2Seq]
         length = len(sentence)
         torch.testing.assert_close(batch_annotations[row, :length], alone_annotations[0])
         torch.testing.assert_close(batch_summary[row], alone_summary[0])
+
+
+def test_two_layer_summary_comes_from_the_top_layer(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """With stacked layers the summary is still [last forward ; first backward] state of the top layer, whose outputs
+    are the annotations."""
+    encoder = tiny_model("additive", num_layers=2).encoder
+    src, mask = pad(random_sources([6, 2], seed=2))
+    annotations, summary = encoder(src, mask)
+    for row, length in enumerate(mask.sum(dim=1).tolist()):
+        torch.testing.assert_close(summary[row, :HIDDEN], annotations[row, length - 1, :HIDDEN])
+        torch.testing.assert_close(summary[row, HIDDEN:], annotations[row, 0, HIDDEN:])
+
+
+def test_trailing_padding_columns_keep_the_width(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """A batch padded wider than its longest sentence still gets (B, S, 2H) annotations, zero past every sentence."""
+    encoder = tiny_model("dot").encoder
+    src, mask = pad(random_sources([3, 2], seed=1))
+    wide_src = torch.cat([src, torch.zeros(2, 3, dtype=torch.long)], dim=1)
+    wide_mask = torch.cat([mask, torch.zeros(2, 3, dtype=torch.bool)], dim=1)
+    annotations, summary = encoder(wide_src, wide_mask)
+    narrow, narrow_summary = encoder(src, mask)
+    assert annotations.shape == (2, 7, 2 * HIDDEN)
+    torch.testing.assert_close(annotations[:, :4], narrow)
+    assert (annotations[:, 4:] == 0).all()
+    torch.testing.assert_close(summary, narrow_summary)
+
+
+def test_padding_embedding_is_zero_and_dropout_only_in_training(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """The padding id embeds to zeros; with dropout the annotations lose entries in training mode (zeros among the
+    real positions) and never in eval mode, where encoding is deterministic."""
+    encoder = tiny_model("additive", dropout=0.5).encoder
+    assert (encoder.embedding.weight[0] == 0).all()
+    src, mask = pad(random_sources([9, 9], seed=4))
+    torch.manual_seed(0)
+    evaluated, _ = encoder(src, mask)
+    assert not (evaluated[mask] == 0).any()
+    torch.testing.assert_close(encoder(src, mask)[0], evaluated)
+    encoder.train()
+    trained, _ = encoder(src, mask)
+    dropped = (trained[mask] == 0).float().mean()
+    assert 0.3 < float(dropped) < 0.7
+
+
+def test_annotation_dropout_can_be_switched_off(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """``annotation_dropout=False`` keeps dropout on the embeddings but never zeroes an annotation entry, so the
+    keys and values of attention are the GRU's outputs even in training mode."""
+    encoder = tiny_model("additive", dropout=0.5, annotation_dropout=False).encoder.train()
+    src, mask = pad(random_sources([9, 9], seed=4))
+    torch.manual_seed(0)
+    annotations, _ = encoder(src, mask)
+    assert not (annotations[mask] == 0).any()
+    torch.manual_seed(1)
+    assert not torch.allclose(encoder(src, mask)[0], annotations)  # the embeddings still get dropout
