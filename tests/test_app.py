@@ -1,32 +1,35 @@
-"""Tests of the Gradio app (app.py) and of attention_demo.inspection on a tiny model folder trained by train.py.
+"""Tests of the Gradio app (attention_demo.ui) and of attention_demo.inspection on a tiny model folder trained by
+train.py.
 
-The event functions are called directly (``AttentionDemo``), then once through ``gradio_client`` against the app
-launched on localhost. The browser tests (test_app_browser.py) reuse the same tiny folder.
+The views are checked against independent computations (the Translator's own output, evidence.saliency called
+directly, attention column sums), then the built app's handlers (dicts keyed by component), then the app launched on
+localhost through ``gradio_client``. The browser tests (test_app_browser.py) reuse the same tiny folder.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import socket
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
 from conftest import run_subprocess, write_tiny_dataset
-from gradio.components.plot import PlotData
 from matplotlib.figure import Figure
 
-import app
-from attention_demo import hub, plots
+from attention_demo import evidence, hub, plots
+from attention_demo.evaluation import sentence_chrf
 from attention_demo.inspection import inspect_steps, merge_attention, source_highlight, word_spans
-from attention_demo.model import BASELINE
+from attention_demo.model import BASELINE, MODEL_NAMES
 from attention_demo.model_repo import ATTENTION_EVOLUTION_FILE, HISTORY_FILE, METRICS_FILE, TEST_EXAMPLES_FILE
-from attention_demo.translate import Translator
+from attention_demo.translate import Translation, Translator
+from attention_demo.ui import heatmap, serving, text, views, wiring
+from attention_demo.ui.views import AttentionDemo
 
 APP_MODELS = ["additive", "dot", "general", BASELINE]
 APP_TRAIN_ARGS = [
@@ -36,12 +39,13 @@ APP_TRAIN_ARGS = [
 ]  # fmt: skip
 APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
 SENTENCE = "Die kleine katze sieht die große hund im park ."
+ATTENTION_MODELS = [name for name in MODEL_NAMES if name != BASELINE]
 
 
 def tiny_app_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The four models (2 epochs, so the attention evolution has a slider) trained once per pytest session.
 
-    Both app test modules call this; the folder is kept under the session's base temp dir and reused when present.
+    The app test modules call this; the folder is kept under the session's base temp dir and reused when present.
     """
     output = tmp_path_factory.getbasetemp() / "app-tiny-models"
     if (output / "done").is_file():
@@ -53,6 +57,12 @@ def tiny_app_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.fail(f"train.py failed with exit code {result.returncode}:\n{result.stderr[-5000:]}")
     (output / "done").touch()
     return output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -72,41 +82,29 @@ def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(app_folder: Path) -> app.AttentionDemo:
-    return app.AttentionDemo(Translator(app_folder), "Models: tiny test folder.")
+def demo(app_folder: Path) -> AttentionDemo:
+    return AttentionDemo(Translator(app_folder), "Models: tiny test folder.")
 
 
 @pytest.fixture(scope="module")
-def test_pair(app_folder: Path) -> dict[str, str]:
+def translator(demo: AttentionDemo) -> Translator:
+    return demo.translator
+
+
+@pytest.fixture(scope="module")
+def test_pair(app_folder: Path, demo: AttentionDemo) -> dict[str, str]:
     """A test sentence with its reference, from the folder's test_examples.json."""
-    examples = app.load_examples(app_folder)
+    examples = demo.examples
     assert examples and examples[0]["reference"], "train.py should write test_examples.json with references"
-    return {"source": examples[0]["source"], "reference": examples[0]["reference"]}
+    return {"source": str(examples[0]["source"]), "reference": str(examples[0]["reference"])}
 
 
-def close_when_idle(blocks: gr.Blocks, timeout: float = 60.0) -> None:
-    """Wait until no event is running or queued, then close the app.
+def reference_translation(translator: Translator, sentence: str, name: str, beam: int) -> Translation:
+    """The Translator's own result, the independent side of the comparisons below."""
+    import torch
 
-    A browser test can end while the events it started (the evidence after a translation) still run in Gradio's
-    worker threads; if the interpreter then exits with torch code running in such a thread, the C++ runtime aborts
-    the whole process (exit code 134).
-    """
-    queue = blocks._queue  # Gradio has no public "idle" signal
-    deadline = time.monotonic() + timeout
-    idle_since = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - idle_since < 0.5:  # idle for half a second
-        queues = queue.event_queue_per_concurrency_id.values()
-        running = any(job is not None for job in queue.active_jobs)
-        if running or any(q.queue or q.current_concurrency for q in queues):
-            idle_since = time.monotonic()
-        time.sleep(0.05)
-    blocks.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    with torch.inference_mode():
+        return translator.translate([sentence], name, beam)[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -114,92 +112,117 @@ def free_port() -> int:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def test_translate_returns_both_translations_a_heatmap_and_beams(demo: app.AttentionDemo) -> None:
+def test_translation_is_the_translators_for_both_models(demo: AttentionDemo, translator: Translator) -> None:
     view = demo.translate(SENTENCE, "additive", 3)
-    assert isinstance(view.attention_text, str) and view.attention_text
-    assert isinstance(view.baseline_text, str) and view.baseline_text
-    heatmap = view.view.heatmap  # data for the plotting workers, drawn on demand
-    assert isinstance(heatmap, plots.Heatmap) and isinstance(heatmap.figure(), Figure)
-    assert heatmap.matrix.shape == (len(heatmap.target_labels), len(heatmap.source_labels))
-    assert list(view.beams.columns) == app.BEAM_COLUMNS
-    assert 1 <= len(view.beams) <= 3 and len(view.hypotheses) == len(view.beams)
-    assert view.beams["translation"].iloc[0] == view.attention_text
+    ours = reference_translation(translator, SENTENCE, "additive", 3)
+    base = reference_translation(translator, SENTENCE, BASELINE, 3)
+    assert view.attention_text == ours.text and view.baseline_text == base.text
+    assert list(view.beams.columns) == text.BEAM_COLUMNS
+    assert list(view.beams["translation"]) == [c.text for c in ours.candidates]
+    np.testing.assert_allclose(view.beams["log-probability"], [round(c.hypothesis.score, 3) for c in ours.candidates])
+    assert len(view.hypotheses) == len(ours.candidates)
+    # The heatmap is the best hypothesis's attention, labelled with its pieces; the clickable output spells it out.
+    best = ours.candidates[0]
+    np.testing.assert_allclose(view.view.heatmap.matrix, best.hypothesis.attention.numpy(), atol=1e-6)
+    assert view.view.heatmap.rows == views.piece_labels(best.pieces)
+    assert view.view.heatmap.columns == views.piece_labels(ours.source_pieces)
+    assert wiring.output_text(view.view.output) == best.text
     assert view.reference == "" and view.chrf == ""  # not a test sentence
     greedy = demo.translate(SENTENCE, "dot", 1)
+    assert greedy.attention_text == reference_translation(translator, SENTENCE, "dot", 1).text
     assert len(greedy.beams) == 1 and "greedy" in greedy.notice
 
 
-def test_each_beam_hypothesis_has_its_own_attention_map(demo: app.AttentionDemo) -> None:
+def test_each_beam_hypothesis_has_its_own_attention_map(demo: AttentionDemo, translator: Translator) -> None:
     view = demo.translate(SENTENCE, "general", 4)
-    for index, candidate in enumerate(view.shown.candidates):
-        hypothesis_view = demo.show_hypothesis(view.shown, index, merge=False)
-        rows, cols = candidate.hypothesis.attention.shape
-        assert rows == len(candidate.pieces) == len(hypothesis_view.words)
-        assert cols == len(view.shown.source_pieces)
-        assert isinstance(hypothesis_view.heatmap, plots.Heatmap)
-        assert hypothesis_view.heatmap.matrix.shape == (rows, cols)
+    candidates = reference_translation(translator, SENTENCE, "general", 4).candidates
+    assert len(view.shown.candidates) == len(candidates)
+    for rank, candidate in enumerate(candidates):
+        shown = demo.show_hypothesis(view.shown, rank, merge=False)
+        np.testing.assert_allclose(shown.heatmap.matrix, candidate.hypothesis.attention.numpy(), atol=1e-6)
+        assert shown.heatmap.title.startswith(f"general attention, hypothesis #{rank + 1}")
 
 
-def test_test_sentence_shows_reference_and_chrf(demo: app.AttentionDemo, test_pair: dict[str, str]) -> None:
+def test_test_sentence_shows_reference_and_chrf(demo: AttentionDemo, test_pair: dict[str, str]) -> None:
     view = demo.translate("  " + test_pair["source"] + " ", "additive", 2)
     assert view.reference == test_pair["reference"]
-    assert "with attention (additive)" in view.chrf and "baseline" in view.chrf
+    expected = [sentence_chrf(view.attention_text, view.reference), sentence_chrf(view.baseline_text, view.reference)]
+    assert view.chrf == text.CHRF_LINE.format(
+        scores=f"with attention (additive): {expected[0]:.1f}, baseline: {expected[1]:.1f}"
+    )
 
 
-@pytest.mark.parametrize("text", ["", "   \n ", None])
-def test_empty_input_gives_a_friendly_message(demo: app.AttentionDemo, text: str | None) -> None:
-    view = demo.translate(text, "additive", 5)
-    assert view.notice == app.EMPTY_INPUT_MESSAGE
+def test_the_page_opens_on_a_translated_test_sentence(demo: AttentionDemo, translator: Translator) -> None:
+    view = demo.opening()
+    sentence = views.opening_example(demo.examples)
+    assert view.shown.text == sentence and view.reference  # a test sentence, with its reference
+    assert view.shown.attention_type == views.DEFAULT_ATTENTION
+    expected = reference_translation(translator, sentence, views.DEFAULT_ATTENTION, views.DEFAULT_BEAM)
+    assert view.attention_text == expected.text
+    assert view.view.heatmap is not None and view.view.highlight and view.view.focus
+
+
+@pytest.mark.parametrize("sentence", ["", "   \n ", None])
+def test_empty_input_gives_a_friendly_message(demo: AttentionDemo, sentence: str | None) -> None:
+    view = demo.translate(sentence, "additive", 5)
+    assert view.notice == text.EMPTY_INPUT_MESSAGE
     assert view.attention_text == view.baseline_text == "" and view.view.heatmap is None and view.shown is None
-    notice, texts, figures = demo.compare(text, 2)
-    assert notice == app.EMPTY_INPUT_MESSAGE and figures == [None] * len(demo.attention_types)
-    assert demo.inspect(None, 0, 0).notice.startswith("Translate a sentence")
+    compared = demo.compare(sentence, 2)
+    assert compared.notice == text.EMPTY_INPUT_MESSAGE and compared.heatmaps == [None] * len(demo.attention_types)
+    assert demo.inspect(None, 0, 0).notice == text.TRANSLATE_FIRST_STEP
 
 
-def test_script_and_emoji_input_are_kept_as_literal_text(demo: app.AttentionDemo) -> None:
-    text = "<script>window.__pwned=1</script> Die katze 😀 <b>$x$</b>"
-    view = demo.translate(text, "additive", 2, merge=True)
-    assert view.shown.text == text  # never escaped or altered: the components render it as text
+def test_script_and_emoji_input_are_kept_as_literal_text(demo: AttentionDemo) -> None:
+    sentence = "<script>window.__pwned=1</script> Die katze 😀 <b>$x$</b>"
+    view = demo.translate(sentence, "additive", 2, merge=True)
+    assert view.shown.text == sentence  # never escaped or altered: the components render it as text
     spans = "".join(token for token, _ in view.view.highlight)
-    assert "&lt;" not in spans and "katze" in spans
-    view.view.heatmap.figure().savefig(io.BytesIO(), format="png")  # "$x$" in a label must not break mathtext
+    assert "&lt;" not in spans and "katze" in spans and "<unk>" in spans
 
 
-def test_non_german_input_still_gets_an_answer(demo: app.AttentionDemo) -> None:
+def test_non_german_input_still_gets_an_answer(demo: AttentionDemo) -> None:
     view = demo.translate("The quick brown fox jumps over the lazy dog.", "dot", 2)
-    assert view.attention_text and view.baseline_text and isinstance(view.view.heatmap, plots.Heatmap)
+    assert view.attention_text and view.baseline_text and view.view.heatmap is not None
     view = demo.translate("Привет, мир! 😀😀", "additive", 2)
-    assert view.attention_text and "unknown to the model" in view.notice
+    assert view.attention_text and text.MANY_UNKNOWN in view.notice
 
 
 @pytest.mark.parametrize("size", [10_000, 100_000])
-def test_long_input_is_cut_with_a_notice(demo: app.AttentionDemo, size: int) -> None:
-    """Cut before tokenizing (how long it takes is measured by benchmarks/benchmark_app.py, not asserted here)."""
-    text = ("Die katze sieht den hund im park . " * (size // 30 + 1))[:size]
-    view = demo.translate(text, "additive", 2)
+def test_long_input_is_cut_with_a_notice(demo: AttentionDemo, size: int) -> None:
+    """Cut before tokenizing (how long it takes is measured by benchmarks/benchmark_app.py)."""
+    sentence = ("Die katze sieht den hund im park . " * (size // 30 + 1))[:size]
+    view = demo.translate(sentence, "additive", 2)
     assert f"{size:,} characters" in view.notice
-    assert len(view.shown.text) <= app.MAX_INPUT_CHARS
+    assert len(view.shown.text) <= views.MAX_INPUT_CHARS and sentence.startswith(view.shown.text)
 
 
-def test_nonsense_parameters_are_tolerated(demo: app.AttentionDemo) -> None:
+def test_nonsense_parameters_are_tolerated(demo: AttentionDemo) -> None:
     view = demo.translate(SENTENCE, "no-such-type", "lots")
-    assert "no-such-type" in view.notice and view.shown.attention_type == demo.attention_types[0]
+    assert "no-such-type" in view.notice and view.shown.attention_type == views.DEFAULT_ATTENTION
     assert len(view.beams) == 1  # an unreadable beam size means greedy search
-    assert len(demo.translate(SENTENCE, "dot", 1e9).beams) <= app.MAX_BEAM
+    assert len(demo.translate(SENTENCE, "dot", 1e9).beams) <= views.MAX_BEAM
 
 
 @pytest.mark.parametrize("merge", [False, True])
-def test_word_highlight_is_a_distribution_over_the_source(demo: app.AttentionDemo, merge: bool) -> None:
+def test_inspecting_a_word_highlights_its_attention_row(demo: AttentionDemo, merge: bool) -> None:
     view = demo.translate(SENTENCE, "additive", 3, merge=merge)
     shown = view.shown
+    attention = shown.candidates[0].hypothesis.attention.numpy()
+    if merge:
+        attention, _, _ = merge_attention(attention, shown.source_pieces, shown.candidates[0].pieces)
     source_units = word_spans(shown.source_pieces) if merge else shown.source_pieces
-    for word in range(len(view.view.words)):
+    for word in range(len(view.view.output)):
         picked = demo.show_hypothesis(shown, 0, merge, word)
         scores = [score for _, score in picked.highlight]
         assert len(scores) == len(source_units)
-        assert all(0.0 <= s <= 1.0 for s in scores)
+        np.testing.assert_allclose(scores, attention[word], atol=1e-4)  # the chosen row, rounded to 4 decimals
         assert sum(scores) == pytest.approx(1.0, abs=2e-3)
-        assert picked.word == word and picked.focus
+        assert picked.word == word and picked.heatmap.selected == word
+        assert [category for _, category in picked.output] == [
+            text.INSPECTED if i == word else None for i in range(len(picked.output))
+        ]
+        strongest = picked.heatmap.columns[int(np.argmax(attention[word]))]
+        assert picked.focus.startswith(f"“{picked.heatmap.rows[word]}” attends to: {strongest} ")
     # The spans spell out the source sentence.
     assert "".join(t for t, _ in view.view.highlight).split()[:2] == SENTENCE.split()[:2]
 
@@ -215,7 +238,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("attention_type", ["dot", "general", "additive"])
-def test_inside_one_step_numbers_are_consistent(demo: app.AttentionDemo, attention_type: str) -> None:
+def test_inside_one_step_numbers_are_consistent(demo: AttentionDemo, attention_type: str) -> None:
     view = demo.translate(SENTENCE, attention_type, 3)
     hypothesis = len(view.shown.candidates) - 1  # not only the best one
     candidate = view.shown.candidates[hypothesis]
@@ -236,7 +259,7 @@ def test_inside_one_step_numbers_are_consistent(demo: app.AttentionDemo, attenti
     assert "W_a" in demo.inspect(demo.translate(SENTENCE, "general", 1).shown, 0, 0).formula
 
 
-def test_inspect_steps_contributions_sum_to_the_context(demo: app.AttentionDemo) -> None:
+def test_inspect_steps_contributions_sum_to_the_context(demo: AttentionDemo) -> None:
     model = demo.translator.models["additive"]
     ids, _ = demo.translator.source_ids(SENTENCE)
     steps = inspect_steps(model, ids, [5, 6, 7, 3])
@@ -270,56 +293,79 @@ def test_word_merging_sums_source_columns_and_averages_target_rows() -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def test_compare_tab_shows_every_attention_type(demo: app.AttentionDemo) -> None:
-    assert demo.attention_types == ["additive", "general", "dot"]
+def test_compare_tab_shows_every_attention_type(demo: AttentionDemo, translator: Translator) -> None:
+    assert demo.attention_types == ATTENTION_MODELS  # in attention_demo.model.MODEL_NAMES order
     for merge in (False, True):
-        notice, texts, figures = demo.compare(SENTENCE, 2, merge)
-        assert "3 attention models" in notice
-        assert len(texts) == 3 and all(isinstance(t, str) and t for t in texts)
-        assert all(isinstance(f, plots.Heatmap) for f in figures)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Evidence beyond the heatmap: coverage, saliency, agreement, surgery
-# ---------------------------------------------------------------------------------------------------------------------
+        view = demo.compare(SENTENCE, 2, merge)
+        assert "3 attention models" in view.notice
+        expected = [reference_translation(translator, SENTENCE, name, 2) for name in demo.attention_types]
+        assert view.texts == [e.text for e in expected]
+        for shown, e in zip(view.heatmaps, expected):
+            attention = e.candidates[0].hypothesis.attention.numpy()
+            if merge:
+                attention, _, _ = merge_attention(attention, e.source_pieces, e.candidates[0].pieces)
+            np.testing.assert_allclose(shown.matrix, attention, atol=1e-6)
 
 
 @pytest.mark.parametrize("merge", [False, True])
-def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(
-    demo: app.AttentionDemo, merge: bool
-) -> None:
+def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(demo: AttentionDemo, merge: bool) -> None:
     view = demo.translate(SENTENCE, "additive", 2, merge)
-    candidate = view.shown.candidates[1]
-    evidence_view = demo.evidence_view(view.shown, 1, merge)
+    shown = view.shown
+    candidate = shown.candidates[1]
+    evidence_view = demo.evidence_view(shown, 1, merge)
+    # Saliency values: the same matrices as evidence.saliency computed here, for both models (the baseline on its own
+    # best translation).
+    additive, baseline = demo.translator.models["additive"], demo.translator.models[BASELINE]
+    ours = evidence.saliency(additive, shown.source_ids, candidate.hypothesis.tokens)
+    base = evidence.saliency(baseline, shown.source_ids, shown.baseline.hypothesis.tokens)
+    if merge:
+        ours, _, _ = merge_attention(ours, shown.source_pieces, candidate.pieces)
+        base, _, _ = merge_attention(base, shown.source_pieces, shown.baseline.pieces)
+    np.testing.assert_allclose(evidence_view.saliency.matrix, ours, atol=1e-6)
+    np.testing.assert_allclose(evidence_view.baseline_saliency.matrix, base, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(evidence_view.saliency.matrix).sum(axis=1), 1.0, atol=1e-6)
+    # Coverage: the column sums of the hypothesis's attention (per word when merged).
+    attention = candidate.hypothesis.attention.numpy()
+    columns = attention.sum(axis=0)
+    if merge:
+        columns = np.array([columns[indices].sum() for _, indices in word_spans(shown.source_pieces)])
+    np.testing.assert_allclose(evidence_view.coverage_table["total attention"].astype(float), columns, atol=1e-3)
+    assert evidence_view.coverage_table["flag"].iloc[-1] == ""  # the final </s> is never flagged
     assert isinstance(evidence_view.coverage_figure, Figure)
-    assert isinstance(evidence_view.saliency_figure, plots.Heatmap)
-    assert isinstance(evidence_view.baseline_saliency_figure, plots.Heatmap)  # the baseline has saliency, too
-    totals = evidence_view.coverage_table["total attention"].astype(float)
-    assert totals.sum() == pytest.approx(len(candidate.pieces), abs=0.01)  # every row of α sums to 1
-    assert set(evidence_view.coverage_table["flag"]) <= {"", "dropped", "repeated"}
+    # Agreement (always per subword): top-1 is whether attention and saliency peak on the same source piece.
+    saliency = evidence.saliency(additive, shown.source_ids, candidate.hypothesis.tokens)
     agreement = evidence_view.agreement_table
-    assert list(agreement.columns) == app.AGREEMENT_COLUMNS
-    assert len(agreement) == len(candidate.pieces) + 1 and agreement["output"].iloc[0] == "mean"
+    assert list(agreement.columns) == text.AGREEMENT_COLUMNS
+    assert len(agreement) == len(candidate.pieces) + 1 and agreement["output"].iloc[0] == text.MEAN_ROW
+    top1 = (attention.argmax(axis=1) == saliency.argmax(axis=1)).astype(float)
+    assert list(agreement["top-1 vs saliency"].iloc[1:]) == [f"{v:.3f}" for v in top1]
+    assert agreement["top-1 vs saliency"].iloc[0] == f"{top1.mean():.3f}"
     assert len(evidence_view.steps) == len(candidate.pieces)
-    assert len(evidence_view.sources) == len(view.shown.source_pieces)
+    assert len(evidence_view.sources) == len(shown.source_pieces)
     assert "not proof" in evidence_view.notice
-    assert demo.evidence_view(None, 0, merge).notice == "Translate a sentence first."
+    assert demo.evidence_view(None, 0, merge).notice == text.TRANSLATE_FIRST
 
 
 @pytest.mark.parametrize("mode", ["own", "uniform", "one_word", "permuted", "nonsense"])
-def test_surgery_shows_original_control_and_operated_output(demo: app.AttentionDemo, mode: str) -> None:
+def test_surgery_shows_original_control_and_operated_output(demo: AttentionDemo, mode: str) -> None:
     view = demo.translate(SENTENCE, "dot", 1)
-    notice, table = demo.surgery(view.shown, 0, 1, mode, 0)
-    assert list(table.columns) == app.SURGERY_COLUMNS and len(table) == 3
+    surgery = demo.surgery(view.shown, 0, 1, mode, 0)
+    table = surgery.table
+    assert list(table.columns) == text.SURGERY_COLUMNS and len(table) == 3
     assert table["translation"].iloc[0] == view.attention_text
     assert table["translation"].iloc[1] == view.attention_text  # control: own weights reproduce greedy decoding
+    operated = evidence.surgery(
+        demo.translator.models["dot"], view.shown.source_ids, view.shown.candidates[0].hypothesis.tokens, 1,
+        mode if mode != "nonsense" else "uniform", source_index=0,
+    )  # fmt: skip
+    assert table["log-probability"].iloc[2] == pytest.approx(round(operated.logprob, 3))
     if mode == "own":
-        assert table["translation"].iloc[2] == view.attention_text and "the same output" in notice
-    assert notice.startswith("Step 2")
-    assert demo.surgery(None, 0, 0, "uniform", 0)[0] == "Translate a sentence first."
+        assert table["translation"].iloc[2] == view.attention_text and text.SURGERY_SAME in surgery.notice
+    assert surgery.notice.startswith("Step 2")
+    assert demo.surgery(None, 0, 0, "uniform", 0).notice == text.TRANSLATE_FIRST
 
 
-def test_corpus_evidence_is_read_from_metrics(demo: app.AttentionDemo) -> None:
+def test_corpus_evidence_is_read_from_metrics(demo: AttentionDemo) -> None:
     assert demo.evidence_summary().empty  # the tiny folder has no "evidence" (the corpus command was not run)
     assert len(plots.gradient_by_distance_figure(None).axes) == 1  # the "missing" message
     counts = [1, 2, 3, 4]
@@ -335,25 +381,31 @@ def test_corpus_evidence_is_read_from_metrics(demo: app.AttentionDemo) -> None:
         "agreement": {"attention_vs_saliency": agreement, "saliency_vs_occlusion": agreement},
     }
     numbers = {"num_sentences": 3, "models": {"additive": model, BASELINE: model}}
-    bare = app.AttentionDemo.__new__(app.AttentionDemo)
+    bare = AttentionDemo.__new__(AttentionDemo)
     bare.metrics = {"evidence": numbers}
     summary = bare.evidence_summary()
-    assert list(summary.columns) == app.EVIDENCE_SUMMARY_COLUMNS and len(summary) == 4
+    assert list(summary.columns) == text.EVIDENCE_SUMMARY_COLUMNS and len(summary) == 4
+    assert list(summary["mean Kendall τ"]) == [0.3] * 4 and list(summary["model"]) == ["additive"] * 2 + [BASELINE] * 2
     assert len(plots.gradient_by_distance_figure(numbers).axes) == 1
     assert len(plots.agreement_histograms_figure(numbers).axes) == 6
 
 
-def test_evidence_plots_build_from_the_files(demo: app.AttentionDemo) -> None:
+def test_evidence_plots_build_from_the_files(demo: AttentionDemo) -> None:
     assert set(demo.metrics["models"]) == set(APP_MODELS)
     table = demo.results_table()
     assert list(table["model"]) == list(demo.metrics["models"])
-    for figure in (plots.bleu_by_length_figure(demo.metrics), plots.training_curves_figure(demo.history)):
-        assert len(figure.axes) >= 2  # plots, not the "missing" message
+    assert list(table["test BLEU"]) == [m["bleu"] for m in demo.metrics["models"].values()]
+    figures = demo.training_figures()
+    for name in ("bleu_by_length", "curves"):
+        assert len(figures[name].axes) >= 2, name  # plots, not the "missing" message
+    assert len(figures["distance"].axes) == 1  # the tiny folder has no corpus evidence: the "missing" message
     names, sentences, epochs = demo.evolution_choices()
-    assert names == ["additive", "general", "dot"] and sentences and epochs == 2
+    assert names == ATTENTION_MODELS and sentences and epochs == 2
     for epoch in (1, 2, 99):
-        figure, text = demo.evolution_view("dot", 0, epoch)
-        assert isinstance(figure, plots.Heatmap) and text.startswith(f"Epoch {min(epoch, 2)}:")
+        view = demo.evolution_view("dot", 0, epoch)
+        snapshot = demo.evolution["models"]["dot"][min(epoch, 2) - 1]["translations"][0]
+        np.testing.assert_allclose(view.heatmap.matrix, snapshot["attention"])
+        assert view.text.startswith(f"Epoch {min(epoch, 2)}:")
 
 
 def test_evidence_and_examples_degrade_gracefully_without_files(app_folder: Path, tmp_path: Path) -> None:
@@ -363,16 +415,15 @@ def test_evidence_and_examples_degrade_gracefully_without_files(app_folder: Path
     )
     shutil.copytree(app_folder, bare, ignore=ignored)
     (bare / HISTORY_FILE).write_text("{not json", encoding="utf-8")  # a broken file counts as missing
-    bare_demo = app.AttentionDemo(Translator(bare))
+    bare_demo = AttentionDemo(Translator(bare))
     assert bare_demo.metrics is None and bare_demo.history is None and bare_demo.evolution is None
-    assert [e["source"] for e in bare_demo.examples] == app.BUILTIN_EXAMPLES
+    assert [e["source"] for e in bare_demo.examples] == text.BUILTIN_EXAMPLES
     assert bare_demo.results_table().empty
-    for figure in (plots.bleu_by_length_figure(None), plots.training_curves_figure(None)):
-        assert isinstance(figure, Figure) and len(figure.axes) == 1
-    figure, text = bare_demo.evolution_view(None, 0, 1)
-    assert isinstance(figure, Figure) and text == ""
-    assert bare_demo.translate(app.BUILTIN_EXAMPLES[0], "additive", 2).reference == ""
-    assert isinstance(app.build_app(bare_demo), gr.Blocks)
+    assert all(len(figure.axes) == 1 for figure in bare_demo.training_figures().values())  # "missing" messages
+    assert bare_demo.evolution_view(None, 0, 1).heatmap.message == text.NO_SNAPSHOTS
+    assert bare_demo.translate(text.BUILTIN_EXAMPLES[0], "additive", 2).reference == ""
+    assert bare_demo.opening().shown.text in text.BUILTIN_EXAMPLES
+    assert isinstance(serving.build_app(bare_demo), gr.Blocks)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -380,75 +431,125 @@ def test_evidence_and_examples_degrade_gracefully_without_files(app_folder: Path
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def test_unloadable_model_falls_back_to_the_bundled_models_quickly(app_folder: Path) -> None:
-    started = time.perf_counter()
-    translator, notice = app.load_translator("someone/missing-repo", bundled=app_folder)
-    assert time.perf_counter() - started < 5
-    assert translator.folder == app_folder and "Could not load someone/missing-repo" in notice
-    assert "bundled" in notice
-    _, notice = app.load_translator(None, bundled=app_folder)
-    assert notice.startswith("Models: the bundled")
+def test_unloadable_model_falls_back_to_the_bundled_models(app_folder: Path) -> None:
+    translator, notice = views.load_translator("someone/missing-repo", bundled=app_folder)
+    assert translator.folder == app_folder
+    assert notice.startswith("Could not load someone/missing-repo") and "bundled" in notice
+    translator, notice = views.load_translator("./no/such/folder", bundled=app_folder)
+    assert translator.folder == app_folder and "FileNotFoundError" in notice
+    assert views.load_translator(None, bundled=app_folder)[1] == text.MODELS_BUNDLED
 
 
 def test_no_exception_escapes_an_event_handler() -> None:
-    def broken(text: str) -> tuple[str, str]:
+    notice = gr.Textbox()
+
+    def broken(sentence: str) -> dict:
         raise RuntimeError("boom")
 
-    notice, other = app.guarded(broken, 2, 0, "translating")("x")
-    assert notice == app.ERROR_MESSAGE.format(what="translating", error="RuntimeError")
-    assert other == gr.skip()
+    assert wiring.guarded(broken, notice, "translating")("x") == {
+        notice: text.ERROR_MESSAGE.format(what="translating", error="RuntimeError")
+    }
 
 
-def test_a_dead_plotting_process_falls_back_to_drawing_in_the_server(
-    demo: app.AttentionDemo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``python app.py`` draws heatmaps in worker processes; if one dies, the request is still answered."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    class DeadPool:
-        def submit(self, *args: object) -> None:
-            raise BrokenProcessPool("a worker was killed")
-
-        def shutdown(self, **kwargs: object) -> None:
-            pass
-
-    monkeypatch.setattr(app, "_PLOT_PROCESSES", DeadPool())
-    heatmap = demo.translate(SENTENCE, "dot", 2).view.heatmap
-    value = app.plot_value(heatmap)
-    assert isinstance(value, PlotData) and value.plot.startswith("data:image/webp;base64,")
-    assert app._PLOT_PROCESSES is None  # no more tries at the dead pool
+@pytest.fixture(scope="module")
+def built(demo: AttentionDemo) -> tuple[gr.Blocks, object]:
+    return serving.build(demo)
 
 
-def test_user_text_never_reaches_markdown_or_html(demo: app.AttentionDemo) -> None:
-    blocks = app.build_app(demo)
-    outputs = {
-        id(block): block for dependency in blocks.fns.values() for block in dependency.outputs
-    }  # every component an event writes to
-    html = [b for b in outputs.values() if isinstance(b, gr.HTML)]
-    markdown = [b for b in outputs.values() if isinstance(b, gr.Markdown)]
-    assert not html
+def handler(blocks: gr.Blocks, api_name: str) -> Callable[..., dict]:
+    """The function Gradio runs for the endpoint ``api_name`` (the guarded handler)."""
+    return next(fn.fn for fn in blocks.fns.values() if fn.api_name == api_name)
+
+
+def test_handlers_return_values_keyed_by_component(built: tuple, demo: AttentionDemo) -> None:
+    blocks, ui = built
+    values = handler(blocks, "translate")(SENTENCE, "general", 2, False)
+    expected = demo.translate(SENTENCE, "general", 2)
+    tab = ui.translate
+    assert values[tab.notice] == expected.notice and values[tab.baseline_text] == expected.baseline_text
+    assert wiring.output_text(values[tab.output_words]) == expected.attention_text
+    assert values[tab.heatmap]["matrix"] == expected.view.heatmap.to_json()["matrix"]
+    assert values[ui.shown].text == SENTENCE
+    assert {getattr(tab, name) for name in wiring.TRANSLATE_OUTPUTS} <= set(values)
+    compared = handler(blocks, "compare")(SENTENCE, 1, False)
+    assert [compared[box] for box in ui.compare.texts] == demo.compare(SENTENCE, 1).texts
+
+
+def test_every_handler_reports_its_errors_in_one_of_its_own_outputs(built: tuple) -> None:
+    """An error message goes to the handler's notice component, which must be an output of that event (Gradio
+    rejects values for other components)."""
+    blocks, _ = built
+    handlers = [fn for fn in blocks.fns.values() if fn.fn is not None]
+    assert handlers and all(hasattr(fn.fn, "notice") for fn in handlers)  # every handler is guarded
+    for fn in handlers:
+        assert fn.fn.notice in fn.outputs, fn.name
+
+
+def test_user_text_never_reaches_markdown_or_html_templates(built: tuple, demo: AttentionDemo) -> None:
+    blocks, _ = built
+    outputs = {id(block): block for dependency in blocks.fns.values() for block in dependency.outputs}.values()
+    # Every HTML component an event writes to is a browser-drawn heatmap: constant template, style and script, which
+    # write the labels with textContent (attention_demo.ui.heatmap).
+    html = [b for b in outputs if isinstance(b, gr.HTML)]
+    assert html and all(
+        (b.html_template, b.css_template, b.js_on_load) == (heatmap.TEMPLATE, heatmap.STYLE, heatmap.SCRIPT)
+        for b in html
+    )
+    assert "innerHTML" not in heatmap.SCRIPT and "${" not in heatmap.TEMPLATE + heatmap.STYLE
     # The only Markdown an event writes is the score-function formula, made from the model name alone.
-    assert len(markdown) == 1
-    assert all("<" not in app.formula_markdown(name) for name in demo.attention_types)
+    assert sum(isinstance(b, gr.Markdown) for b in outputs) == 1
+    assert all("<" not in text.formula_markdown(name) for name in demo.attention_types)
 
 
-def test_gradio_client_translate_endpoint(demo: app.AttentionDemo) -> None:
+def test_gradio_client_translate_endpoint(built: tuple, demo: AttentionDemo, translator: Translator) -> None:
     from gradio_client import Client
 
-    blocks = app.build_app(demo)
+    blocks, _ = built
     port = free_port()
-    app.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    serving.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        result = client.predict(SENTENCE, "dot", 2, api_name="/translate")
-        notice, with_attention, baseline = result[:3]
-        assert "beam size 2" in notice and with_attention and baseline
-        heatmap = result[8]
-        assert heatmap["type"] == "matplotlib" and heatmap["plot"].startswith("data:image/")
-        assert client.predict("", "additive", 1, api_name="/translate")[0] == app.EMPTY_INPUT_MESSAGE
-        script = client.predict("<script>alert(1)</script>", "additive", 1, api_name="/translate")
-        assert script[1] and "<unk>" in "".join(span["token"] for span in script[9])  # text, not escaped HTML
+        result = wiring.translate_result(client.predict(SENTENCE, "dot", 2, False, api_name="/translate"))
+        expected = reference_translation(translator, SENTENCE, "dot", 2)
+        assert "beam size 2" in result["notice"] and wiring.output_text(result["output_words"]) == expected.text
+        assert result["baseline_text"] == reference_translation(translator, SENTENCE, BASELINE, 2).text
+        np.testing.assert_allclose(
+            result["heatmap"]["matrix"], expected.candidates[0].hypothesis.attention.numpy(), atol=1e-6
+        )
+        empty = wiring.translate_result(client.predict("", "additive", 1, False, api_name="/translate"))
+        assert empty["notice"] == text.EMPTY_INPUT_MESSAGE
+        script = wiring.translate_result(
+            client.predict("<script>alert(1)</script>", "additive", 1, False, api_name="/translate")
+        )
+        assert "<unk>" in "".join(span["token"] for span in script["highlight"])  # text, not escaped HTML
+        json.dumps(script["heatmap"])
         compared = client.predict(SENTENCE, 1, False, api_name="/compare")
-        assert len(compared) == 1 + 2 * len(demo.attention_types) and all(compared[1:4])
+        assert len(compared) == 1 + 2 * len(demo.attention_types)
+        assert list(compared[1:4]) == demo.compare(SENTENCE, 1).texts
     finally:
         blocks.close()
+
+
+def test_figures_of_the_remaining_tabs_draw(demo: AttentionDemo) -> None:
+    """The step and coverage figures are matplotlib figures; labels made from any input must draw."""
+    view = demo.translate("Die katze $x$ \t <b>", "additive", 2)
+    for figure in (demo.inspect(view.shown, 0, 0).figure, demo.evidence_view(view.shown, 0, False).coverage_figure):
+        figure.savefig(io.BytesIO(), format="png")
+
+
+def test_each_models_saliency_is_computed_once_per_request(
+    demo: AttentionDemo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One attribution map per model and request: the same matrix feeds the heatmap and the agreement table."""
+    calls = []
+    words, attribute = views.ATTRIBUTION_METHODS[views.DEFAULT_METHOD]
+
+    def counting(model: object, source_ids: list[int], tokens: list[int]) -> np.ndarray:
+        calls.append(model)
+        return attribute(model, source_ids, tokens)
+
+    monkeypatch.setitem(views.ATTRIBUTION_METHODS, views.DEFAULT_METHOD, (words, counting))
+    shown = demo.translate(SENTENCE, "additive", 2).shown
+    view = demo.evidence_view(shown, 0, merge=False, method="no-such-method")  # an unknown method: the default
+    models = demo.translator.models
+    assert view.method == views.DEFAULT_METHOD and calls == [models[BASELINE], models["additive"]]

@@ -7,12 +7,14 @@ JavaScript payloads, markdown, TeX, very long strings. Three levels:
 2. the follow-up views of a translation (heatmap per word, one step, evidence, surgery), fewer examples;
 3. the running app through ``gradio_client``, fewer still, plus 100 kB and 5 MB requests.
 
-"Never renders input as markup" is checked on what comes back (plain strings, an image for each plot) and on the
-components that receive it (none renders Markdown or HTML; see also test_app.py and the browser tests).
+"Never renders input as markup" is checked on what comes back (plain strings; heatmaps as JSON data, drawn by the
+page's own script with textContent) and on the components that receive it (no Markdown, no HTML template that user
+text reaches; see also test_app.py and the browser tests).
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -20,14 +22,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 import pytest
-from gradio.components.plot import PlotData
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_app import APP_ENV, close_when_idle, free_port, tiny_app_models
+from test_app import APP_ENV, free_port, tiny_app_models
 
-import app
 from attention_demo import hub
 from attention_demo.translate import Translator
+from attention_demo.ui import heatmap, serving, text, views, wiring
+from attention_demo.ui.layout import Layout
+from attention_demo.ui.views import AttentionDemo
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -37,7 +40,7 @@ PAYLOADS = [
     "**fett** _kursiv_ `code` [link](javascript:alert(1)) ![bild](http://x/y.png)",
     "# Überschrift\n> Zitat\n- Liste\n\n---",
     "$x^2$ $$\\frac{1}{0}$$ \\( \\begin{align} $",
-    "{{7*7}} ${7*7} %s%n%x {0!r}",
+    "{{7*7}} ${7*7} ${alert(1)} `${x}` %s%n%x {0!r}",  # template syntaxes (Handlebars, JavaScript)
     "\u202egnirts desrever\u202c",  # right-to-left override
     "مرحبا بالعالم",  # Arabic
     "שלום עולם",  # Hebrew
@@ -66,19 +69,19 @@ def hostile_text(surrogates: bool = True) -> st.SearchStrategy[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[app.AttentionDemo]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttentionDemo]:
     """The app's models and views on the tiny models (the Hub switched off)."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in APP_ENV.items():
             patch.setenv(name, value)
         hub.hub_reachable.cache_clear()
-        yield app.AttentionDemo(Translator(tiny_app_models(tmp_path_factory)), "Models: tiny test folder.")
+        yield AttentionDemo(Translator(tiny_app_models(tmp_path_factory)), "Models: tiny test folder.")
     hub.hub_reachable.cache_clear()
 
 
 @pytest.fixture(scope="module")
-def blocks(demo: app.AttentionDemo) -> gr.Blocks:
-    return app.build_app(demo)
+def app(demo: AttentionDemo) -> tuple[gr.Blocks, Layout]:
+    return serving.build(demo)
 
 
 def endpoint(blocks: gr.Blocks, api_name: str) -> Any:
@@ -89,7 +92,7 @@ def endpoint(blocks: gr.Blocks, api_name: str) -> Any:
 def assert_plain_notice(notice: Any) -> None:
     """A notice is a sentence of ours, never the error message of a handler that failed."""
     assert isinstance(notice, str)
-    assert not notice.startswith(app.ERROR_MESSAGE.split("{")[0]), notice
+    assert not notice.startswith(text.ERROR_MESSAGE.split("{")[0]), notice
 
 
 def assert_text_or_empty_table(value: Any) -> None:
@@ -99,40 +102,53 @@ def assert_text_or_empty_table(value: Any) -> None:
         assert all(isinstance(cell, (str, int, float)) for cell in value[column]), column
 
 
+def assert_heatmap_data(value: Any) -> None:
+    """A heatmap is JSON data with text labels, never markup: the browser writes the labels with textContent."""
+    assert isinstance(value, dict)
+    json.dumps(value)  # plain JSON types only (no NaN either: json.dumps allows it, the browser's JSON does not)
+    assert "NaN" not in json.dumps(value)
+    assert all(isinstance(label, str) for label in value.get("rows", []) + value.get("columns", []))
+
+
 @given(text=hostile_text(), beam=st.integers(1, 3), merge=st.booleans(), kind=st.sampled_from(["additive", "dot", "x"]))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_translate_endpoint_answers_any_text(blocks: gr.Blocks, text: str, beam: int, merge: bool, kind: str) -> None:
-    notice, ours, base, reference, chrf, beams, hypotheses, word, heatmap, highlight, focus, shown = endpoint(
-        blocks, "translate"
-    )(text, kind, beam, merge)
-    assert_plain_notice(notice)
-    for value in (ours, base, reference, chrf, focus):
-        assert isinstance(value, str)
-    assert_text_or_empty_table(beams)
+def test_translate_endpoint_answers_any_text(
+    app: tuple[gr.Blocks, Layout], text: str, beam: int, merge: bool, kind: str
+) -> None:
+    blocks, ui = app
+    values = endpoint(blocks, "translate")(text, kind, beam, merge)
+    tab = ui.translate
+    assert_plain_notice(values[tab.notice])
+    for component in (tab.baseline_text, tab.reference, tab.chrf, tab.focus):
+        assert isinstance(values[component], str)
+    assert_text_or_empty_table(values[tab.beams])
+    shown = values[ui.shown]
     if shown is None:  # nothing to translate (blank input)
-        assert notice == app.EMPTY_INPUT_MESSAGE and heatmap is None
+        assert values[tab.notice] == views.text.EMPTY_INPUT_MESSAGE and values[tab.heatmap] is None
         return
-    assert len(shown.text) <= app.MAX_INPUT_CHARS
-    assert ours and base
-    assert isinstance(heatmap, PlotData) and heatmap.plot.startswith("data:image/webp;base64,")  # an image, not markup
-    assert all(isinstance(token, str) and 0.0 <= weight <= 1.0 for token, weight in highlight)
-    assert all(isinstance(label, str) for label, _ in hypotheses.choices)
+    assert len(shown.text) <= views.MAX_INPUT_CHARS
+    assert wiring.output_text(values[tab.output_words]) and values[tab.baseline_text]
+    assert_heatmap_data(values[tab.heatmap])
+    assert all(isinstance(token, str) and 0.0 <= weight <= 1.0 for token, weight in values[tab.highlight])
+    assert all(isinstance(label, str) for label, _ in values[tab.hypothesis].choices)
 
 
 @given(text=hostile_text(), merge=st.booleans())
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_compare_endpoint_answers_any_text(blocks: gr.Blocks, text: str, merge: bool) -> None:
-    notice, *rest = endpoint(blocks, "compare")(text, 2, merge)
-    assert_plain_notice(notice)
-    texts, plots = rest[: len(rest) // 2], rest[len(rest) // 2 :]
-    assert all(isinstance(value, str) for value in texts)
-    assert all(plot is None or isinstance(plot, PlotData) for plot in plots)
+def test_compare_endpoint_answers_any_text(app: tuple[gr.Blocks, Layout], text: str, merge: bool) -> None:
+    blocks, ui = app
+    values = endpoint(blocks, "compare")(text, 2, merge)
+    assert_plain_notice(values[ui.compare.status])
+    assert all(isinstance(values[box], str) for box in ui.compare.texts)
+    for component in ui.compare.heatmaps:
+        if values[component] is not None:
+            assert_heatmap_data(values[component])
 
 
 @given(text=hostile_text(), merge=st.booleans(), word=st.integers(0, 40), mode=st.sampled_from(["uniform", "one_word"]))
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_view_of_a_hostile_translation_works(
-    demo: app.AttentionDemo, text: str, merge: bool, word: int, mode: str
+    demo: AttentionDemo, text: str, merge: bool, word: int, mode: str
 ) -> None:
     """The views the browser opens after a translation (called directly: an exception here fails the test)."""
     view = demo.translate(text, "additive", 2, merge)
@@ -144,22 +160,33 @@ def test_every_view_of_a_hostile_translation_works(
     assert isinstance(step.notice, str)
     evidence = demo.evidence_view(shown, 0, merge)
     assert isinstance(evidence.notice, str)
-    notice, table = demo.surgery(shown, 0, word, mode, word)
-    assert isinstance(notice, str) and isinstance(table, pd.DataFrame)
-    for figure in (picked.heatmap, step.figure, evidence.coverage_figure, evidence.saliency_figure):
+    surgery = demo.surgery(shown, 0, word, mode, word)
+    assert isinstance(surgery.notice, str) and isinstance(surgery.table, pd.DataFrame)
+    for heatmap_view in (picked.heatmap, evidence.saliency, evidence.baseline_saliency):
+        if heatmap_view is not None:
+            assert_heatmap_data(heatmap_view.to_json())
+    for figure in (step.figure, evidence.coverage_figure):
         if figure is not None:
-            app.plot_value(figure)  # draws it: labels made from the input must not break matplotlib
+            figure.savefig(io.BytesIO(), format="png")  # labels made from the input must not break matplotlib
 
 
-def test_components_that_receive_user_text_render_text_only(blocks: gr.Blocks) -> None:
-    """Every component an event writes to shows text or an image: tables are typed ``str``, no HTML, and the only
-    Markdown is the formula of the chosen score function."""
+def test_components_that_receive_user_text_render_text_only(app: tuple[gr.Blocks, Layout]) -> None:
+    """Every component an event writes to shows text, data or an image: tables are typed ``str``, every HTML
+    component is a heatmap with the constant template and script, and the only Markdown is the formula of the chosen
+    score function."""
+    blocks, _ = app
     written = {id(block): block for fn in blocks.fns.values() for block in fn.outputs}.values()
-    allowed = (gr.Textbox, gr.HighlightedText, gr.Dropdown, gr.Plot, gr.State, gr.Dataframe, gr.Radio, gr.Markdown)
+    allowed = (
+        gr.Textbox, gr.HighlightedText, gr.Dropdown, gr.Plot, gr.State, gr.Dataframe, gr.Radio, gr.Markdown, gr.HTML,
+    )  # fmt: skip
     assert all(isinstance(block, allowed) for block in written), {type(b).__name__ for b in written}
     for table in (block for block in written if isinstance(block, gr.Dataframe)):
         datatypes = table.datatype if isinstance(table.datatype, list) else [table.datatype]
         assert set(datatypes) == {"str"}, table.label
+    for html in (block for block in written if isinstance(block, gr.HTML)):
+        assert (html.html_template, html.css_template, html.js_on_load) == (
+            heatmap.TEMPLATE, heatmap.STYLE, heatmap.SCRIPT,
+        )  # fmt: skip
     assert sum(isinstance(block, gr.Markdown) for block in written) == 1
 
 
@@ -167,38 +194,38 @@ def test_components_that_receive_user_text_render_text_only(blocks: gr.Blocks) -
 
 
 @pytest.fixture(scope="module")
-def client(blocks: gr.Blocks) -> Iterator[Any]:
+def client(app: tuple[gr.Blocks, Layout]) -> Iterator[Any]:
     from gradio_client import Client
 
+    blocks, _ = app
     port = free_port()
-    app.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    serving.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     finally:
-        close_when_idle(blocks)
+        blocks.close()
 
 
 @pytest.mark.slow
 @given(text=hostile_text(surrogates=False))  # a client cannot send an unpaired surrogate as UTF-8
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_translate_api_answers_any_text(client: Any, text: str) -> None:
-    result = client.predict(text, "dot", 2, False, api_name="/translate")
-    notice, ours, base = result[:3]
-    assert_plain_notice(notice)
-    assert isinstance(ours, str) and isinstance(base, str)
+    result = wiring.translate_result(client.predict(text, "dot", 2, False, api_name="/translate"))
+    assert_plain_notice(result["notice"])
+    assert isinstance(result["baseline_text"], str)
     if text.strip():
-        assert ours and base
-        assert result[8]["type"] == "matplotlib" and result[8]["plot"].startswith("data:image/webp;base64,")
-        assert all(isinstance(span["token"], str) for span in result[9])
+        assert wiring.output_text(result["output_words"]) and result["baseline_text"]
+        assert_heatmap_data(result["heatmap"])
+        assert all(isinstance(span["token"], str) for span in result["highlight"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size", [100_000, 5_000_000])
 def test_oversized_requests_are_cut_with_a_notice(client: Any, size: int) -> None:
-    text = ("Die kleine katze sieht den hund im park . " * (size // 40 + 1))[:size]
-    notice, ours, base = client.predict(text, "additive", 5, False, api_name="/translate")[:3]
-    assert f"{size:,} characters" in notice and "only the first" in notice
-    assert ours and base
+    sentence = ("Die kleine katze sieht den hund im park . " * (size // 40 + 1))[:size]
+    result = wiring.translate_result(client.predict(sentence, "additive", 5, False, api_name="/translate"))
+    assert f"{size:,} characters" in result["notice"] and "only the first" in result["notice"]
+    assert wiring.output_text(result["output_words"]) and result["baseline_text"]
 
 
 @pytest.mark.slow

@@ -1,0 +1,90 @@
+"""Serving: build the app for a folder of models, set the process up for many requests, and launch.
+
+The app runs in one process: the server's threads and the threads that run the models. Nothing is forked or
+started beside it, so stopping the server (SIGTERM, SIGKILL) stops everything (``tests/test_serving.py`` checks).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import torch
+
+from attention_demo.ui import text
+from attention_demo.ui.layout import CSS, Layout, build_layout
+from attention_demo.ui.views import BUNDLED_MODELS, AttentionDemo, load_translator
+from attention_demo.ui.wiring import wire
+
+CONCURRENCY_LIMIT = 2  # requests computed at once (translation is CPU-bound)
+QUEUE_SIZE = 32  # requests waiting beyond that; more are turned away with a "queue full" message
+
+logger = logging.getLogger(__name__)
+
+
+def build(demo: AttentionDemo) -> tuple[gr.Blocks, Layout]:
+    """The Gradio app for ``demo`` and its components (the tests read the components)."""
+    with gr.Blocks(title=text.TITLE) as blocks:
+        layout = build_layout(demo)
+        wire(layout, demo, blocks)
+    # A few requests at a time (translation is CPU-bound) and a bounded waiting line, for every way of launching.
+    blocks.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
+    return blocks, layout
+
+
+def build_app(demo: AttentionDemo) -> gr.Blocks:
+    """The Gradio app for ``demo``."""
+    return build(demo)[0]
+
+
+def tune_for_serving() -> None:
+    """Process settings for a long-running server, applied once the models are loaded and the page is built.
+
+    - One share of the CPU cores per concurrent request (``CONCURRENCY_LIMIT``): two requests with two threads each
+      on a two-core machine made the threads wait on each other (README, Performance).
+    - ``gc.freeze()``: the half a million objects of torch, Gradio and the models live as long as the process, but the
+      garbage collector walked all of them in every full collection, a pause in the middle of a request. Frozen
+      objects are skipped.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, cores // CONCURRENCY_LIMIT))
+    gc.collect()
+    gc.freeze()
+
+
+def launch(blocks: gr.Blocks, **kwargs: Any) -> Any:
+    """``blocks.launch`` with the app's settings; ``kwargs`` (server_name, server_port, prevent_thread_lock, ...) are
+    passed on. Used by :func:`serve`, the tests and ``scripts/screenshot.py``, so that all of them serve the same
+    app."""
+    settings = {
+        "ssr_mode": False,  # client-side rendering locally and on Spaces, and no Node.js server process beside us
+        "theme": gr.themes.Soft(),
+        "css": CSS,
+        "show_error": False,  # handlers show their own sentence; tracebacks stay in the log
+        **kwargs,
+    }
+    return blocks.launch(**settings)
+
+
+def serve(model: str | None = None, bundled: str | Path = BUNDLED_MODELS, debug: bool = False) -> None:
+    """Load ``model`` (a folder or Hub id; the ``bundled`` models if None or if it cannot be loaded) and serve the
+    app on ``GRADIO_SERVER_NAME`` : ``GRADIO_SERVER_PORT`` (127.0.0.1:7860 by default) until stopped.
+
+    ``debug`` logs the project's debug messages, among them the traceback of a model that could not be loaded.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if debug:
+        logging.getLogger("attention_demo").setLevel(logging.DEBUG)
+    translator, notice = load_translator(model, bundled)
+    logger.info("%s", notice)
+    blocks = build_app(AttentionDemo(translator, notice))
+    tune_for_serving()
+    launch(
+        blocks,
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+    )

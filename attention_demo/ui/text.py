@@ -1,0 +1,277 @@
+"""Every sentence the app shows a visitor: titles, explanations, labels, notices, messages and table headers.
+
+Kept in one place so that the wording can be read, checked and changed without reading any computation. Texts with
+``{placeholders}`` are filled with :meth:`str.format` by :mod:`attention_demo.ui.views` and
+:mod:`attention_demo.ui.wiring`.
+"""
+
+from __future__ import annotations
+
+from attention_demo.evidence import DROPPED_BELOW, REPEATED_ABOVE
+from attention_demo.inspection import SCORE_EXPLANATIONS, SCORE_FORMULAS, SCORE_FORMULAS_PLAIN
+
+TITLE = "attention-demo: attention in neural machine translation"
+
+INTRO = """# attention-demo: inside neural machine translation with attention
+A GRU encoder–decoder translates German to English. At every output word, **attention** scores the decoder's state
+against every source word (**Align**), turns the scores into weights that sum to 1 (**Weight**), and reads a weighted
+average of the encoder's annotations (**Combine**). The **baseline** is the same network without attention: it must
+squeeze the whole sentence into one fixed vector."""
+
+# -- where the models came from (the header line) --------------------------------------------------------------------
+MODELS_BUNDLED = "Models: the bundled Multi30k German→English models."
+MODELS_LOADED = "Models: {model}."
+MODELS_FALLBACK = "Could not load {model} ({error}); showing the bundled models instead."
+
+# -- notices of a translation ---------------------------------------------------------------------------------------
+EMPTY_INPUT_MESSAGE = "Type a German sentence (or pick an example) and press Translate."
+ERROR_MESSAGE = "Sorry, something went wrong while {what} ({error}). Please try again, or try a shorter sentence."
+TRANSLATE_FIRST = "Translate a sentence first."
+TRANSLATE_FIRST_STEP = "Translate a sentence on the first tab, then come back here."
+INVALID_UNICODE = "Some characters were not valid Unicode and were replaced by \ufffd."
+INPUT_CUT = "The input had {length:,} characters; only the first {kept} were translated."
+INPUT_TRUNCATED = "The input is longer than the model's {pieces} subwords; the rest was left out."
+MANY_UNKNOWN = (
+    "Many characters are unknown to the model (it was trained on German image captions), so this translation is a "
+    "guess; unknown characters appear as <unk>."
+)
+NO_SUCH_MODEL = "There is no {name} model here; used {used} instead."
+TRANSLATED_WITH = "Translated with {search}."
+GREEDY = "greedy search"
+BEAM = "beam size {beam}"
+NO_ATTENTION_MODEL = "(this model folder has no attention model)"
+NO_BASELINE_MODEL = "(this model folder has no baseline model)"
+CHRF_LINE = "Sentence chrF against the reference: {scores}"
+CHRF_ATTENTION = "with attention ({name}): {score:.1f}"
+CHRF_BASELINE = "baseline: {score:.1f}"
+HYPOTHESIS_CHOICE = "#{rank}: {text}  ({per_token:.2f} per token)"
+BASELINE_HAS_NO_ATTENTION = "The baseline has no attention: it reads one fixed summary vector."
+FOCUS = "“{word}” attends to: {strongest}"
+EMPTY_HYPOTHESIS = "This hypothesis is empty."
+
+# -- the heatmap ----------------------------------------------------------------------------------------------------
+OUTPUT_AXIS = "output (English)"
+SOURCE_AXIS = "source (German)"
+ATTENTION_WEIGHT = "attention weight α"
+SALIENCY_SHARE = "share of ‖grad × input‖"
+HEATMAP_TITLE = "{name} attention, hypothesis #{rank} ({unit})"
+SUBWORDS = "subwords"
+WORDS = "words"
+SALIENCY_TITLE = "{name}: gradient saliency"
+SALIENCY_TITLE_BASELINE = "{name}: gradient saliency (no attention)"
+EVOLUTION_TITLE = "{name} after epoch {epoch}"
+EVOLUTION_TEXT = "Epoch {epoch}: {words}"
+NO_SNAPSHOTS = "No attention snapshots (attention_evolution.json) for this model."
+EMPTY_SNAPSHOT = "This snapshot holds no sentences."
+
+MERGE_NOTE = (
+    "**Merged view:** the subwords of one source word are summed (each row still sums to 1) and the rows of one "
+    "output word are averaged."
+)
+INSPECT_HINT = (
+    "Click a word of the translation with attention, or a row of the heatmap, to see where that word looks; hover a "
+    "cell for its exact weight."
+)
+
+# -- labels of the first tab ------------------------------------------------------------------------------------------
+TAB_TRANSLATE = "Translate & compare"
+SOURCE_LABEL = "German sentence"
+SOURCE_PLACEHOLDER = "Ein Hund rennt über die Wiese."
+TRANSLATE_BUTTON = "Translate"
+RANDOM_BUTTON = "Random test sentence"
+ATTENTION_TYPE_LABEL = "Attention type"
+ATTENTION_TYPE_INFO = "the score function"
+BEAM_LABEL = "Beam size"
+BEAM_INFO = "1 = greedy search"
+MERGE_LABEL = "Merge subwords into words"
+MERGE_INFO = "source: summed · output: averaged"
+EXAMPLES_LABEL = "Examples, short to long (click one to translate it)"
+NOTES_LABEL = "Notes"
+WITH_ATTENTION_LABEL = "With attention (click a word to inspect it)"
+BASELINE_LABEL = "Baseline (no attention)"
+REFERENCE_LABEL = "Reference (test sentences only)"
+CHRF_LABEL = "Sentence chrF (0-100, higher is better)"
+HYPOTHESIS_LABEL = "Attention map of hypothesis"
+HIGHLIGHT_LABEL = "Source, coloured by the chosen output word's attention (weights sum to 1)"
+FOCUS_LABEL = "Where that word looks"
+BEAMS_ACCORDION = "Beam alternatives"
+BEAMS_LABEL = "Beam alternatives of the attention model, best first (scores are log-probabilities)"
+INSPECTED = "inspected"  # the category of the chosen output word in the clickable output
+
+# -- the evidence tab -------------------------------------------------------------------------------------------------
+TAB_EVIDENCE = "Evidence beyond the heatmap"
+EVIDENCE_TAB_INTRO = """The translation and hypothesis of the first tab, tested three ways: does the heatmap show
+what the prediction depended on? Computed when you open this tab (a few teacher-forced passes over the sentence)."""
+EVIDENCE_STATUS_LABEL = "Evidence beyond the heatmap"
+COVERAGE_LABEL = "Coverage"
+COVERAGE_TABLE_LABEL = (
+    f"Coverage: total attention per source piece (dropped < {DROPPED_BELOW}, repeated > {REPEATED_ABOVE}; </s> not "
+    "flagged)"
+)
+SALIENCY_ACCORDION = "Gradient saliency and agreement (is attention an explanation?)"
+AGREEMENT_TABLE_LABEL = "Agreement of each attention row with saliency and with occlusion (subwords)"
+EVIDENCE_NOTE = """**Gradient saliency** (left: the attention model, right: the baseline, each on its own best
+translation): how strongly each output word's log-probability reacts to each source piece (‖gradient × input‖ on the
+source embeddings, rows normalised to sum 1). The baseline has no attention, but it has saliency. The table compares
+every attention row with saliency and with **occlusion** (the drop in the word's log-probability when that source
+piece is replaced by `<unk>`): Kendall τ (rank agreement, −1..1), top-1 (same strongest piece) and Jensen–Shannon
+divergence (0 = same distribution, 1 = disjoint). Agreement is evidence that the heatmap shows what the prediction
+used, not proof; whether attention is an explanation is disputed (Jain & Wallace 2019, *Attention is not Explanation*;
+Wiegreffe & Pinter 2019, *Attention is not not Explanation*)."""
+EVIDENCE_SUMMARY = (
+    "Mean agreement of the attention rows with {method}: τ = {tau:.2f}, top-1 = {top1:.2f}; with occlusion: "
+    "τ = {occlusion_tau:.2f}, top-1 = {occlusion_top1:.2f}. Coverage flags: {flags}. Agreement is evidence that a "
+    "heatmap points at what the prediction used, not proof."
+)
+NO_FLAGS = "none"
+ONLY_BASELINE_EVIDENCE = "This folder has no attention model: only the baseline's saliency is shown."
+COVERAGE_TITLE = "Coverage (red: probably dropped, orange: probably repeated)"
+FLAG_DROPPED = "dropped"
+FLAG_REPEATED = "repeated"
+NOT_AVAILABLE = "n/a"
+MEAN_ROW = "mean"
+
+SURGERY_ACCORDION = "Attention surgery"
+SURGERY_NOTE = """Replace the attention weights α of one output step before the **Combine** step, keep the words before
+it, and let the model decode greedily from there. The control row uses the model's own weights (it reproduces greedy
+decoding exactly), so any difference between control and operated output is caused by the surgery."""
+SURGERY_STEP_LABEL = "Output step to operate on"
+SURGERY_MODE_LABEL = "Replace its weights with"
+SURGERY_SOURCE_LABEL = "Source word (for 'all on one source word')"
+SURGERY_BUTTON = "Operate"
+SURGERY_STATUS_LABEL = "What changed"
+SURGERY_TABLE_LABEL = "Original, control and operated output"
+SURGERY_MODE_CHOICES = [
+    ("uniform over the source", "uniform"),
+    ("all on one source word", "one_word"),
+    ("random permutation of the learned weights", "permuted"),
+    ("the model's own weights (control)", "own"),
+]
+SURGERY_NO_ATTENTION = "The baseline has no attention weights to operate on."
+SURGERY_SHOWN = "shown hypothesis"
+SURGERY_CONTROL = "own weights at step {step}, then greedy (control)"
+SURGERY_OPERATED = "{mode} at step {step}, then greedy"
+SURGERY_SAME = "the same output as"
+SURGERY_DIFFERENT = "a different output from"
+SURGERY_SUMMARY = (
+    "Step {step} (“{word}”): the model's own weights put {own:.2f} on “{own_source}”; the operated weights put "
+    "{used:.2f} on “{used_source}”. The surgery gives {changed} the control, with log-probability {logprob:.2f} "
+    "instead of {control:.2f}."
+)
+
+# -- inside one step ------------------------------------------------------------------------------------------------
+TAB_STEP = "Inside one step: Align → Weight → Combine"
+STEP_INTRO = (
+    "Pick an output position of the translation on the first tab (the hypothesis chosen there). The decoder is re-run "
+    "over that hypothesis (teacher forcing) and the attention of that one step is taken apart. The step works on "
+    "subwords, the model's own units."
+)
+POSITION_LABEL = "Output position"
+STEP_CHECK_LABEL = "Check"
+STEP_PLOT_LABEL = "Align → Weight → Combine"
+STEP_TABLE_LABEL = "Main contributors to the context c (share of c = (α_j h_j · c) / ‖c‖², the shares sum to 1)"
+STEP_NO_ATTENTION = "The baseline has no attention step to show."
+STEP_SUMMARY = (
+    "Output position {position} (“{word}”): Σ α_j = {total:.4f}; the context c has {dims} dimensions, "
+    "‖c‖ = {norm:.3f}; max |c − Σ α_j h_j| = {check:.1e}."
+)
+
+# -- compare attention types ----------------------------------------------------------------------------------------
+TAB_COMPARE = "Compare attention types"
+COMPARE_INTRO = (
+    "The German sentence of the first tab through every attention model, with the beam size and the word merging "
+    "chosen there. Only the **Align** step (the score function) differs between them."
+)
+COMPARE_BUTTON = "Compare"
+COMPARE_NOTICE = "The same sentence through {count} attention models ({search})."
+COMPARE_TEXT_LABEL = "{name}: {formula}"
+
+# -- why attention helps --------------------------------------------------------------------------------------------
+TAB_WHY = "Why attention helps"
+WHY_INTRO = (
+    "Measured when the models were trained (read from the model folder's metrics.json, history.json and "
+    "attention_evolution.json; nothing is recomputed here). The baseline must squeeze a whole sentence into one fixed "
+    "vector, so if attention removes that bottleneck its advantage should grow with the length of the sentence: "
+    "compare the gain per length bucket. The training curves show whether the attention models also learn faster, "
+    "and the snapshots show the attention of a fixed validation sentence turning from a blur into a near-diagonal "
+    "alignment."
+)
+RESULTS_TABLE_LABEL = "Test set scores"
+BLEU_BY_LENGTH_LABEL = "BLEU by source length"
+CURVES_LABEL = "Training curves"
+EVOLUTION_HEADING = "**How attention sharpened during training** (a fixed validation sentence after each epoch)"
+EVOLUTION_MODEL_LABEL = "Model"
+EVOLUTION_SENTENCE_LABEL = "Sentence"
+EVOLUTION_EPOCH_LABEL = "Epoch"
+EVOLUTION_TEXT_LABEL = "Greedy translation at that epoch"
+EVIDENCE_CORPUS_NOTE = """**Does the heatmap show what the model used?** Computed once by `python -m
+attention_demo.evidence` (see the README) on the first test sentences with greedy decoding, stored in metrics.json
+under "evidence". The curve shows how the gradient that reaches a source piece falls with its distance from the output
+position, for the attention models and the baseline; the histograms show, per output step, how well the attention row
+agrees with gradient saliency and with occlusion (and, for every model including the baseline, saliency with
+occlusion). Agreement is evidence, not proof (Jain & Wallace 2019; Wiegreffe & Pinter 2019)."""
+EVIDENCE_SUMMARY_LABEL = "Agreement over the test sentences"
+DISTANCE_LABEL = "Gradient by distance"
+AGREEMENT_LABEL = "Agreement"
+
+# -- what an error says, per event ------------------------------------------------------------------------------------
+DOING_TRANSLATE = "translating"
+DOING_HEATMAP = "drawing the attention map"
+DOING_STEP = "taking the step apart"
+DOING_EVIDENCE = "computing the evidence"
+DOING_SURGERY = "operating on the attention"
+DOING_COMPARE = "comparing the attention types"
+DOING_EVOLUTION = "drawing the attention snapshot"
+DOING_TRAINING_PLOTS = "drawing the training plots"
+DOING_RANDOM = "picking a sentence"
+
+# -- table headers ----------------------------------------------------------------------------------------------------
+BEAM_COLUMNS = ["rank", "translation", "log-probability", "per token", "tokens", "finished"]
+BEAM_FINISHED = "yes"
+BEAM_UNFINISHED = "no (length limit)"
+STEP_COLUMNS = ["source piece", "α_j", "‖α_j h_j‖", "share of c"]
+COVERAGE_COLUMNS = ["source", "total attention", "flag"]
+AGREEMENT_COLUMNS = ["output", "τ vs saliency", "top-1 vs saliency", "JSD vs saliency", "τ vs occlusion",
+                     "top-1 vs occlusion", "JSD vs occlusion"]  # fmt: skip
+SURGERY_COLUMNS = ["version", "translation", "log-probability", "per token", "tokens"]
+RESULTS_COLUMNS = ["model", "test BLEU", "test chrF", "best epoch", "parameters"]
+EVIDENCE_SUMMARY_COLUMNS = ["model", "comparison", "mean Kendall τ", "top-1 agreement", "chance top-1", "mean JSD",
+                            "output steps"]  # fmt: skip
+
+# Used when the model folder has no test_examples.json: Multi30k-style German sentences, short to long, no references.
+BUILTIN_EXAMPLES = [
+    "Ein Hund rennt über die Wiese.",
+    "Zwei Kinder spielen am Strand.",
+    "Eine Frau mit einem roten Hut liest ein Buch.",
+    "Ein Mann in einem blauen Hemd fährt mit dem Fahrrad durch die Stadt.",
+    "Eine Gruppe junger Leute sitzt an einem Tisch und isst gemeinsam zu Abend.",
+    "Ein kleines Mädchen in einem rosa Kleid springt in einen Haufen Herbstlaub, während sein Vater ein Foto macht.",
+    "Zwei Männer in orangefarbenen Westen arbeiten auf einer Baustelle neben einer belebten Straße, während im "
+    "Hintergrund ein Bus vorbeifährt und Fußgänger an der Ampel warten.",
+]
+
+
+def search_name(beam: int) -> str:
+    """ "greedy search" or "beam size N"."""
+    return GREEDY if beam == 1 else BEAM.format(beam=beam)
+
+
+def formula_markdown(attention_type: str) -> str:
+    """The score function of ``attention_type`` and the two shared steps, in LaTeX with a plain-text line."""
+    return (
+        f"**Align** with the `{attention_type}` score function: {SCORE_EXPLANATIONS[attention_type]}\n\n"
+        f"$${SCORE_FORMULAS[attention_type]}$$\n\n"
+        r"**Weight** (softmax over the source) and **Combine** (weighted sum of the encoder annotations):"
+        "\n\n"
+        r"$$\alpha_{tj} = \frac{\exp(e_{tj})}{\sum_i \exp(e_{ti})} \qquad "
+        r"\mathbf{c}_t = \sum_j \alpha_{tj}\,\mathbf{h}_j$$"
+        "\n\n"
+        f"In plain text: `{SCORE_FORMULAS_PLAIN[attention_type]}`, `α = softmax(e)`, `c = Σ_j α_j h_j`, with the "
+        "query q = s_t (the decoder state at this step) and the keys k = h_j (the encoder annotations, which are "
+        "also the values)."
+    )
+
+
+def compare_label(name: str) -> str:
+    """The label of one model's translation on the compare tab: its name and score function."""
+    return COMPARE_TEXT_LABEL.format(name=name, formula=SCORE_FORMULAS_PLAIN.get(name, ""))
