@@ -1,5 +1,9 @@
-"""Helpers shared by the app benchmark and the load test: start ``python app.py`` in a subprocess, wait for its first
-answer, read its memory, and summarise latencies. Localhost only; the Hub is switched off (``HF_HUB_OFFLINE=1``)."""
+"""Helpers shared by the app benchmark, the load test and the app's process tests: start ``python app.py`` in a
+subprocess, wait for its first answer, read its memory, and summarise latencies. Localhost only; the Hub is switched
+off (``HF_HUB_OFFLINE=1``) unless asked otherwise.
+
+The answers are read by name through the app's public API (:func:`attention_demo.ui.wiring.translate_result`).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,13 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from gradio_client import Client
+
+from attention_demo.ui.wiring import output_text, translate_result
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SENTENCE_15_WORDS = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."
+QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 def free_port() -> int:
@@ -26,29 +34,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(model: str | None, port: int, log_path: Path, **env_changes: str | None) -> subprocess.Popen:
-    """Start ``python app.py`` on ``port`` (bundled models unless ``model``), logging to ``log_path``.
+def start_app(
+    model: str | None,
+    port: int,
+    log_path: Path,
+    python: str | Path = sys.executable,
+    base_env: dict[str, str] | None = None,
+    **env_changes: str | None,
+) -> subprocess.Popen:
+    """Start ``python app.py`` from the repository root on ``port`` (bundled models unless ``model``), logging to
+    ``log_path``.
 
-    The Hub is off (``HF_HUB_OFFLINE=1``) unless ``env_changes`` says otherwise; a value of None removes a variable.
+    The environment is ``base_env`` (default: this process's) with the Hub off (``HF_HUB_OFFLINE=1``) and no
+    analytics, then ``env_changes``; a value of None removes a variable.
     """
-    env = {
-        **os.environ,
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        **env_changes,
-    }
-    env = {name: value for name, value in env.items() if value is not None}
-    command = [sys.executable, str(REPO_ROOT / "app.py")] + (["--model", model] if model else [])
+    env = {**(os.environ if base_env is None else base_env), "GRADIO_SERVER_PORT": str(port), **QUIET_ENV}
+    env = {name: value for name, value in {**env, **env_changes}.items() if value is not None}
+    command = [str(python), str(REPO_ROOT / "app.py")] + (["--model", model] if model else [])
     log = log_path.open("w")
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def translate_request(client, text: str = SENTENCE_15_WORDS, attention_type: str = "additive", beam: int = 5) -> tuple:  # noqa: ANN001
-    """One call of the app's ``/translate`` endpoint: both models, the beam table and the heatmap."""
-    result = client.predict(text, attention_type, beam, False, api_name="/translate")
-    if not result[1] or not result[2] or not str((result[8] or {}).get("plot", "")).startswith("data:image/"):
+def translate_request(
+    client: Client, text: str = SENTENCE_15_WORDS, attention_type: str = "additive", beam: int = 5
+) -> dict:
+    """One call of the app's ``/translate`` endpoint (both models, the beam table and the heatmap), by output name."""
+    result = translate_result(client.predict(text, attention_type, beam, False, api_name="/translate"))
+    if not output_text(result["output_words"]) or not result["baseline_text"] or not result["heatmap"]:
         raise RuntimeError(f"incomplete answer: {str(result)[:300]}")
     return result
 
@@ -88,8 +100,6 @@ def wait_for_first_answer(process: subprocess.Popen, url: str, timeout: float) -
 
     Returns (seconds until the port answered, seconds until the first translation), both from now.
     """
-    from gradio_client import Client
-
     started = time.perf_counter()
     port = int(url.rstrip("/").rsplit(":", 1)[1])
     port_open = None
@@ -111,17 +121,20 @@ def wait_for_first_answer(process: subprocess.Popen, url: str, timeout: float) -
     raise TimeoutError(f"the app did not answer within {timeout:.0f} s")
 
 
-def app_processes(pid: int) -> list[int]:
-    """``pid`` and its child processes (the app's plotting workers), from ``/proc`` (Linux)."""
-    children = []
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from ``/proc`` (Linux)."""
+    parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # field 4: ppid
+        except (OSError, ValueError):  # the process ended meanwhile
             continue
-        if int(fields[1]) == pid:  # field 4 of /proc/<pid>/stat: the parent's pid
-            children.append(int(stat.parent.name))
-    return [pid, *children]
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return tree
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -133,18 +146,15 @@ def _status_kb(pid: int, field: str) -> int:
 
 
 def summed_peak_rss_mb(pid: int) -> float:
-    """Peak resident memory in MB of the server process and of each worker, summed: an upper bound.
-
-    The sum counts the pages the forked workers share with the server once per process, so it overstates the
-    memory really used; :func:`pss_mb` counts shared pages once.
-    """
-    return sum(_status_kb(p, "VmHWM") for p in app_processes(pid)) / 1024
+    """Peak resident memory in MB of the app's processes (server and any descendants), summed: an upper bound when
+    processes share pages (:func:`pss_mb` counts shared pages once)."""
+    return sum(_status_kb(p, "VmHWM") for p in process_tree(pid)) / 1024
 
 
 def pss_mb(pid: int) -> float:
     """Proportional set size in MB of the app's processes now: each shared page split among its sharers."""
     total = 0
-    for p in app_processes(pid):
+    for p in process_tree(pid):
         for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
                 total += int(line.split()[1])
@@ -166,7 +176,7 @@ class PeakMemory:
         while not self._stop.is_set():
             try:
                 self.peak = max(self.peak, pss_mb(self.pid))
-            except OSError:  # a worker ended between listing and reading
+            except OSError:  # a process ended between listing and reading
                 pass
             self._stop.wait(self.interval)
 
@@ -181,9 +191,9 @@ class PeakMemory:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the app's processes (server and workers) have used so far, from ``/proc``."""
+    """User + system CPU time the app's processes have used so far, from ``/proc``."""
     total = 0
-    for p in app_processes(pid):
+    for p in process_tree(pid):
         fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
@@ -201,3 +211,4 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()

@@ -1,25 +1,27 @@
-"""App benchmark: cold start, request latency through ``gradio_client`` with its breakdown, and peak memory.
+"""App benchmark: cold start, ``/translate`` latency side by side with Gradio's own no-op endpoint, where a request's
+time goes, and peak memory.
 
-    python benchmarks/benchmark_app.py                  # bundled models, 30 timed requests
+    python benchmarks/benchmark_app.py                  # bundled models, 30 timed requests of each kind
     python benchmarks/benchmark_app.py --requests 100
 
-What one ``/translate`` request does (the 15-word sentence, attention model and baseline, beam 5, heatmap):
+What one ``/translate`` request does (the 15-word sentence, attention model and baseline, beam 5): the two beam
+searches side by side, the beam table, the highlight, and the heatmap as numbers (the browser draws it).
 
-1. The breakdown is measured in this process on the same models, with the app's settings and plotting workers: the
-   two beam searches side by side, the rest of ``AttentionDemo.translate`` (beam table, highlight, chrF), building
-   the heatmap figure, drawing + encoding it, and the round trip to a worker process. "Gradio server + HTTP" is the
-   raw-SSE median (step 3) minus those parts; "gradio_client's own overhead" is its median minus the raw-SSE one.
+1. The breakdown is measured in this process on the same models with the app's settings: the two beam searches side
+   by side, the rest of ``AttentionDemo.translate``, and the heatmap's JSON. "Gradio server + HTTP" is the raw-SSE
+   median (step 3) minus those parts; "gradio_client's own overhead" is its median minus the raw-SSE one.
 2. ``python app.py`` is started in a subprocess; cold start is the time from launching it to the first answered
-   ``/translate`` request (model loading, imports, building the UI, the first request itself). At the end, a second
-   cold start asks for a Hub model with the network down (an unreachable ``HF_ENDPOINT``): the time until the app
-   answers on the bundled models, and whether its header shows the fallback notice.
-3. Timed requests one after another (after two warm-up requests): p50 and p95 through ``gradio_client``, then the
-   same request sent the way the browser sends it (join the queue, read the event stream), which separates the
-   server's time from ``gradio_client``'s own polling.
+   ``/translate`` request (imports, model loading, building the page, translating the opening example, the first
+   request itself). ``benchmarks/noop_app.py`` (one endpoint that returns its input, with the app's queue settings)
+   is started beside it. At the end, a second cold start asks for a Hub model with the network down (an unreachable
+   ``HF_ENDPOINT``): the time until the app answers on the bundled models, and whether its header says so.
+3. Timed requests, alternating ``/translate`` and ``/noop`` so that both see the same machine at the same moment
+   (after two warm-up requests of each): p50 and p95 through ``gradio_client``, then the same requests sent the way
+   the browser sends them (join the queue, read the event stream), which separates the server's time from
+   ``gradio_client``'s own polling. The target: ``/translate`` p50 ≤ 2 × the no-op's p50.
 4. Two oversized requests (100 kB and 5 MB of text): their time, and whether the app cut them with a notice.
-5. Memory of the server process and its plotting workers: the proportional set size (PSS: a page shared by n
-   processes counts 1/n in each), sampled every 0.5 s, at its peak; and, as an upper bound, the processes' peak
-   resident sizes (VmHWM) summed, which count the pages the forked workers share with the server in every process.
+5. Memory of the app: the proportional set size (PSS: a page shared by n processes counts 1/n in each) of the app's
+   processes, sampled every 0.5 s, at its peak; and the peak resident size (VmHWM) for comparison.
 
 For many users at once see ``load_test.py``.
 """
@@ -27,18 +29,19 @@ For many users at once see ``load_test.py``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing the package
-
-import gradio as gr  # noqa: E402
-import torch  # noqa: E402
-from app_server import (  # noqa: E402
+import torch
+from app_server import (
+    REPO_ROOT,
     SENTENCE_15_WORDS,
     PeakMemory,
     RawClient,
@@ -50,104 +53,124 @@ from app_server import (  # noqa: E402
     translate_request,
     wait_for_first_answer,
 )
-from gradio_client import Client  # noqa: E402
+from gradio_client import Client
 
-import app  # noqa: E402
-from attention_demo import plots  # noqa: E402
-from attention_demo.model import BASELINE  # noqa: E402
+from attention_demo.model import BASELINE
+from attention_demo.ui import serving, views
 
 
-def timed(fn, repeats: int) -> tuple[list[float], object]:  # noqa: ANN001
-    """Run ``fn`` once to warm up, then ``repeats`` times; the times in ms and the last result."""
-    result = fn()
+def timed(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Run ``fn`` once to warm up, then ``repeats`` times; the times in ms."""
+    fn()
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        result = fn()
+        fn()
         times.append((time.perf_counter() - started) * 1000)
-    return times, result
+    return times
 
 
 def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str, float]:
     """Median ms of each part of one translate request, measured in this process (rows in parentheses are for
     comparison only and are not part of the request)."""
-    app.start_plot_processes()  # first, before the models load and before any thread exists, as app.main does
-    translator, _ = app.load_translator(folder)
-    demo = app.AttentionDemo(translator)
-    app.tune_for_serving()  # the same threads and garbage-collector settings as the served app
+    translator, _ = views.load_translator(folder)
+    demo = views.AttentionDemo(translator)
+    serving.tune_for_serving()  # the same threads and garbage-collector settings as the served app
     names = [attention_type, BASELINE]
 
-    def median_ms(fn) -> float:  # noqa: ANN001
-        return percentile(timed(fn, repeats)[0], 50)
+    def median_ms(fn: Callable[[], object]) -> float:
+        return percentile(timed(fn, repeats), 50)
 
     model = median_ms(lambda: demo.translate_with(SENTENCE_15_WORDS, names, 5))
     with torch.inference_mode():
         one_by_one = median_ms(lambda: [translator.translate([SENTENCE_15_WORDS], name, 5) for name in names])
     translate_total = median_ms(lambda: demo.translate(SENTENCE_15_WORDS, attention_type, 5))
-    heatmap = demo.translate(SENTENCE_15_WORDS, attention_type, 5).view.heatmap  # a plots.Heatmap: data, no figure
-    build = median_ms(heatmap.figure)
-    figure = heatmap.figure()
-    draw = median_ms(lambda: plots.figure_data_uri(figure))
-    in_worker = median_ms(lambda: app.plot_value(heatmap))
+    heatmap = demo.translate(SENTENCE_15_WORDS, attention_type, 5).view.heatmap
+    as_json = median_ms(lambda: json.dumps(heatmap.to_json()))
     return {
         "model: attention + baseline beam search, side by side": model,
         "(for comparison: the two models one after the other)": one_by_one,
-        "rest of AttentionDemo.translate (tables, highlight)": max(0.0, translate_total - model),
-        "plotting, in a worker process: build the heatmap figure": build,
-        "plotting, in a worker process: draw + encode (lossless WebP, method 0)": draw,
-        "plotting: sending the heatmap to a worker and its image back": max(0.0, in_worker - build - draw),
-        "(for comparison: draw + encode with Gradio's default lossy WebP)": median_ms(
-            lambda: gr.Plot().postprocess(figure)
-        ),
+        "rest of AttentionDemo.translate (beam table, highlight, heatmap data)": max(0.0, translate_total - model),
+        f"the heatmap as JSON ({len(json.dumps(heatmap.to_json())):,} bytes)": as_json,
     }
+
+
+def start_noop(port: int, log_path: Path) -> subprocess.Popen:
+    log = log_path.open("w")
+    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "noop_app.py"), "--port", str(port)]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for_noop(process: subprocess.Popen, url: str, timeout: float) -> Client:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the no-op app exited with code {process.returncode}")
+        try:
+            client = Client(url, verbose=False)
+            client.predict("x", api_name="/noop")
+            return client
+        except Exception:  # not up yet
+            time.sleep(0.2)
+    raise TimeoutError(f"the no-op app did not answer within {timeout:.0f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled models)")
     parser.add_argument("--attention_type", default="additive")
-    parser.add_argument("--requests", type=int, default=30, help="timed end-to-end requests")
+    parser.add_argument("--requests", type=int, default=30, help="timed end-to-end requests of each kind")
     parser.add_argument("--repeats", type=int, default=20, help="timed repetitions per in-process part")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the app to answer")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"load average {load:.2f} at the start")  # fmt: skip
 
     parts = breakdown(args.model, args.attention_type, args.repeats)
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
+    port, noop_port = free_port(), free_port()
+    url, noop_url = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{noop_port}/"
     log_path = Path(tempfile.gettempdir()) / f"benchmark_app_{port}.log"
+    noop = start_noop(noop_port, log_path.with_suffix(".noop.log"))
     launched = time.perf_counter()
     process = start_app(args.model, port, log_path)
     try:
         port_open, _ = wait_for_first_answer(process, url, args.timeout)
         cold_start = time.perf_counter() - launched
+        noop_client = wait_for_noop(noop, noop_url, args.timeout)
         with PeakMemory(process.pid) as memory:
             client = Client(url, verbose=False)
             for _ in range(2):
                 translate_request(client, attention_type=args.attention_type)
-            latencies = []
-            for _ in range(args.requests):
-                started = time.perf_counter()
-                translate_request(client, attention_type=args.attention_type)
-                latencies.append((time.perf_counter() - started) * 1000)
-            raw = RawClient(url, "translate")
-            raw_latencies = []
-            for _ in range(args.requests):
-                started = time.perf_counter()
-                raw.predict(SENTENCE_15_WORDS, args.attention_type, 5, False)
-                raw_latencies.append((time.perf_counter() - started) * 1000)
+                noop_client.predict(SENTENCE_15_WORDS, api_name="/noop")
+            latencies: dict[str, list[float]] = {"translate": [], "noop": [], "raw translate": [], "raw noop": []}
+            raw, raw_noop = RawClient(url, "translate"), RawClient(noop_url, "noop")
+            calls = {
+                "translate": lambda: translate_request(client, attention_type=args.attention_type),
+                "noop": lambda: noop_client.predict(SENTENCE_15_WORDS, api_name="/noop"),
+                "raw translate": lambda: raw.predict(SENTENCE_15_WORDS, args.attention_type, 5, False),
+                "raw noop": lambda: raw_noop.predict(SENTENCE_15_WORDS),
+            }
+            for pair in (("translate", "noop"), ("raw translate", "raw noop")):
+                for _ in range(args.requests):  # alternating: both see the same machine at the same moment
+                    for name in pair:
+                        started = time.perf_counter()
+                        calls[name]()
+                        latencies[name].append((time.perf_counter() - started) * 1000)
             peak_before_oversized = memory.peak
             oversized = {}
             for size in (100_000, 5_000_000):
-                text = ("Die kleine Katze sieht den Hund im Park . " * (size // 40 + 1))[:size]
+                sentence = ("Die kleine Katze sieht den Hund im Park . " * (size // 40 + 1))[:size]
                 started = time.perf_counter()
-                notice = client.predict(text, args.attention_type, 5, False, api_name="/translate")[0]
+                notice = translate_request(client, sentence, args.attention_type)["notice"]
                 oversized[size] = ((time.perf_counter() - started) * 1000, "only the first" in notice)
-        summed_peak_mb = summed_peak_rss_mb(process.pid)
+        peak_rss_mb = summed_peak_rss_mb(process.pid)
     finally:
         stop(process)
+        stop(noop)
 
     # The same cold start asking for a Hub model while the network is down (not offline mode): the app must find
     # out by itself, fall back to the bundled models and say so.
@@ -166,31 +189,36 @@ def main() -> None:
     finally:
         stop(process)
 
-    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
-    in_process = sum(value for name, value in parts.items() if not name.startswith("("))
+    p50 = {name: percentile(values, 50) for name, values in latencies.items()}
+    p95 = {name: percentile(values, 95) for name, values in latencies.items()}
+    ratio = p50["translate"] / p50["noop"]
+    n = args.requests
     print(f"\n| app (log: {log_path}) | measured | target |\n|---|---|---|")
     print(f"| cold start: `python app.py` to the first answered /translate | {cold_start:.1f} s | ≤ 15 s |")
     print(f"| (of which: until the port answered) | {port_open:.1f} s | |")
     print(f"| cold start with the Hub unreachable: fallback to the bundled models | {fallback_start:.1f} s | a few s |")
     print(f"| the fallback notice is in the page header | {'yes' if notice_shown else 'NO'} | yes |")
-    print(f"| /translate, 15 words, both models, beam 5, heatmap: p50 ({args.requests} requests) | {p50:.0f} ms "
-          "| ≤ 300 ms |")  # fmt: skip
-    print(f"| /translate p95 | {p95:.0f} ms | ≤ 600 ms |")
-    raw_p50, raw_p95 = percentile(raw_latencies, 50), percentile(raw_latencies, 95)
-    print(f"| the same request as a browser sends it (raw SSE): p50 / p95 | {raw_p50:.0f} / {raw_p95:.0f} ms | |")
+    what = f"/translate, 15 words, both models, beam 5: p50 / p95 ({n} requests, gradio_client)"
+    print(f"| {what} | {p50['translate']:.0f} / {p95['translate']:.0f} ms | |")
+    print(f"| Gradio's no-op endpoint, alternating with it: p50 / p95 | {p50['noop']:.0f} / {p95['noop']:.0f} ms | |")
+    print(f"| /translate p50 ÷ no-op p50 | {ratio:.2f}× | ≤ 2× |")
+    print(f"| the same two as a browser sends them (raw SSE): /translate p50 / p95 | {p50['raw translate']:.0f} / "
+          f"{p95['raw translate']:.0f} ms | |")  # fmt: skip
+    print(f"| no-op p50 / p95 (raw SSE) | {p50['raw noop']:.0f} / {p95['raw noop']:.0f} ms | |")
     for size, (ms, cut) in oversized.items():
         print(f"| a {size / 1000:,.0f} kB request: {'cut with a notice' if cut else 'NOT CUT'} | {ms:.0f} ms | quick |")
-    shared_once = "server + plotting workers, shared pages counted once (PSS)"
-    print(f"| peak memory of the app: {shared_once} | {memory.peak:,.0f} MB | ≤ 1,500 MB |")
+    print(f"| peak memory of the app (PSS, sampled every 0.5 s) | {memory.peak:,.0f} MB | ≤ 1,500 MB |")
     print(f"| (the same before the oversized requests) | {peak_before_oversized:,.0f} MB | |")
-    upper_bound = "peak resident sizes summed, shared pages counted in every process: an upper bound"
-    print(f"| ({upper_bound}) | {summed_peak_mb:,.0f} MB | |")
+    print(f"| (peak resident size, VmHWM) | {peak_rss_mb:,.0f} MB | |")
 
+    in_process = sum(value for name, value in parts.items() if not name.startswith("("))
     print("\n| where one request's time goes (medians) | ms |\n|---|---|")
     for name, value in parts.items():
         print(f"| {name} | {value:.1f} |")
-    print(f"| Gradio server + HTTP (raw SSE p50 minus the parts above) | {max(0.0, raw_p50 - in_process):.1f} |")
-    print(f"| gradio_client's own overhead (its p50 minus the raw SSE p50) | {max(0.0, p50 - raw_p50):.1f} |")
+    server = max(0.0, p50["raw translate"] - in_process)
+    print(f"| Gradio server + HTTP (raw SSE p50 minus the parts above) | {server:.1f} |")
+    polling = max(0.0, p50["translate"] - p50["raw translate"])
+    print(f"| gradio_client's own overhead (its p50 minus the raw SSE p50) | {polling:.1f} |")
 
 
 if __name__ == "__main__":

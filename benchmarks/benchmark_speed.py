@@ -15,21 +15,18 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # run from anywhere without installing the package
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+from attention_demo.attention import Attention
+from attention_demo.model import ModelConfig, Seq2Seq
+from attention_demo.translate import Translator
 
-from attention_demo.attention import Attention  # noqa: E402
-from attention_demo.model import ModelConfig, Seq2Seq  # noqa: E402
-from attention_demo.translate import Translator  # noqa: E402
-
-BUNDLED = REPO_ROOT / "models" / "multi30k-de-en"
+BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
 SENTENCE_15_WORDS = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."
 
 
@@ -73,7 +70,9 @@ def synthetic_batch(vocab: int, batch: int = 64, src_len: int = 16, tgt_len: int
     }
 
 
-def training_tokens_per_second(step, params, batch: dict[str, torch.Tensor], steps: int) -> float:  # noqa: ANN001
+def training_tokens_per_second(
+    step: Callable[[dict], torch.Tensor], params: Iterable[torch.Tensor], batch: dict[str, torch.Tensor], steps: int
+) -> float:
     """Time ``steps`` forward+backward+Adam updates after two warm-up steps; target tokens per second."""
     optimizer = torch.optim.Adam(params, lr=1e-4)
     for i in range(steps + 2):
@@ -87,7 +86,7 @@ def training_tokens_per_second(step, params, batch: dict[str, torch.Tensor], ste
     return batch["tgt_out"].numel() * steps / (time.perf_counter() - started)
 
 
-def latency_ms(fn, repeats: int) -> tuple[float, float]:  # noqa: ANN001
+def latency_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median and 95th percentile of ``fn()`` wall time in milliseconds."""
     fn()
     times = []
@@ -115,7 +114,7 @@ def main() -> None:
     for name in ("additive", "dot", "general", "baseline"):
         model = Seq2Seq(ModelConfig(**base, attention_type=None if name == "baseline" else name)).train()
 
-        def step(b, model=model):  # noqa: ANN001, ANN202
+        def step(b: dict, model: Seq2Seq = model) -> torch.Tensor:
             return model(b["src"], b["src_mask"], b["tgt_in"]).logits
 
         rows.append(
@@ -129,7 +128,7 @@ def main() -> None:
     encoder_model = Seq2Seq(config).train()
     loop_decoder = BahdanauDecoder(config).train()
 
-    def loop_step(b):  # noqa: ANN001, ANN202
+    def loop_step(b: dict) -> torch.Tensor:
         annotations, summary = encoder_model.encoder(b["src"], b["src_mask"])
         return loop_decoder(b["tgt_in"], annotations, summary, b["src_mask"])
 

@@ -16,21 +16,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # run from anywhere without installing the package
+import torch
 
-import torch  # noqa: E402
+from attention_demo.data import load_parallel_data
+from attention_demo.evaluation import corpus_scores
+from attention_demo.model_repo import METRICS_FILE, read_json
+from attention_demo.translate import Translator
 
-from attention_demo.data import load_parallel_data  # noqa: E402
-from attention_demo.evaluation import corpus_scores  # noqa: E402
-from attention_demo.model_repo import METRICS_FILE, read_json  # noqa: E402
-from attention_demo.translate import Translator  # noqa: E402
-
-BUNDLED = REPO_ROOT / "models" / "multi30k-de-en"
+BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
 DEFAULT_BATCH = 64
 
 
