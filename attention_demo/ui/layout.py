@@ -226,6 +226,10 @@ class WhyTab:
     evolution_epoch: gr.Slider
     evolution_text: gr.Textbox
     evolution_heatmap: gr.HTML
+    aligner_model: gr.Dropdown
+    aligner_sentence: gr.Dropdown
+    aligner_text: gr.Textbox
+    aligner_heatmap: gr.HTML
 
 
 def build_why_tab(demo: AttentionDemo) -> WhyTab:
@@ -249,13 +253,28 @@ def build_why_tab(demo: AttentionDemo) -> WhyTab:
         first = demo.evolution_view(names[0] if names else None, 0, 1)
         evolution_text = gr.Textbox(value=first.text, label=text.EVOLUTION_TEXT_LABEL, interactive=False)
         evolution_heatmap = attention_heatmap(value=first.heatmap.to_json(), elem_id="evolution")
+        gr.Markdown(text.ALIGNER_HEADING)
+        gr.Dataframe(value=demo.alignment_table(), label=text.ALIGNMENT_TABLE_LABEL, interactive=False)
+        choices = demo.aligner_choices()
+        with gr.Row():
+            aligner_model = gr.Dropdown(
+                demo.attention_types, value=demo.default_type, label=text.ALIGNER_MODEL_LABEL, elem_id="aligner-model"
+            )
+            aligner_sentence = gr.Dropdown(
+                choices, value=0 if choices else None, label=text.ALIGNER_SENTENCE_LABEL, scale=2
+            )
+        aligned = demo.aligner_view(demo.default_type, 0)
+        aligner_text = gr.Textbox(value=aligned.text, label=text.ALIGNER_TEXT_LABEL, interactive=False)
+        aligner_heatmap = attention_heatmap(value=aligned.heatmap.to_json(), elem_id="aligner")
+        gr.Markdown(text.ABLATION_HEADING)
+        gr.Dataframe(value=demo.ablation_table(), label=text.ABLATION_TABLE_LABEL, interactive=False)
         gr.Markdown(text.EVIDENCE_CORPUS_NOTE)
         gr.Dataframe(value=demo.evidence_summary(), label=text.EVIDENCE_SUMMARY_LABEL, interactive=False)
         distance = gr.Plot(label=text.DISTANCE_LABEL, show_label=False)
         agreement = gr.Plot(label=text.AGREEMENT_LABEL, show_label=False)
     return WhyTab(
         tab, bleu_by_length, curves, distance, agreement, evolution_model, evolution_sentence, evolution_epoch,
-        evolution_text, evolution_heatmap,
+        evolution_text, evolution_heatmap, aligner_model, aligner_sentence, aligner_text, aligner_heatmap,
     )  # fmt: skip
 
 

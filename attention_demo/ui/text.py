@@ -199,6 +199,32 @@ WHY_INTRO = (
 RESULTS_TABLE_LABEL = "Test set scores"
 BLEU_BY_LENGTH_LABEL = "BLEU by source length"
 CURVES_LABEL = "Training curves"
+ALIGNER_HEADING = (
+    "**Does attention align words?** Each output word is linked to the source word it attends to most (`</s>` never "
+    "counts) and compared with the links of a statistical word aligner (eflomal) on the test set: the alignment "
+    "error rate AER is 0 when they agree on every link, 1 when on none. A straight diagonal is the floor to beat. "
+    "`</s>` sink: the share of output words whose largest weight falls on `</s>`."
+)
+ALIGNMENT_TABLE_LABEL = "Attention against a word aligner (test set, reading the reference translation)"
+DIAGONAL_ROW = "a straight diagonal"
+ALIGNER_MODEL_LABEL = "Model"
+ALIGNER_SENTENCE_LABEL = "Test sentence"
+ALIGNER_TITLE = "{name} reading the reference; rings: the word aligner's links"
+ALIGNER_MARKER_LABEL = "a word aligner's link (eflomal)"
+ALIGNER_TEXT = (
+    "On this sentence {hits} of the attention's {links} links are among the aligner's {gold} (AER {aer:.2f}); "
+    "{sink} of {words} output words look hardest at </s>."
+)
+ALIGNER_TEXT_LABEL = "Attention against the aligner on this sentence"
+NO_ALIGNER_LINKS = "No word aligner links are stored with these models (alignment_links.json)."
+ALIGNER_WORDS_DIFFER = (
+    "The stored links were made for other words than these models' tokenizers give; rerun the alignment command."
+)
+ABLATION_HEADING = (
+    "**What made attention park on `</s>`?** The additive model trained at one short budget with one design change "
+    "at a time (same seed, data and epochs). See the README's ablation table for the whole story."
+)
+ABLATION_TABLE_LABEL = "Decoder-design ablations"
 EVOLUTION_HEADING = "**How attention sharpened during training** (a fixed validation sentence after each epoch)"
 EVOLUTION_MODEL_LABEL = "Model"
 EVOLUTION_SENTENCE_LABEL = "Sentence"
@@ -221,6 +247,7 @@ DOING_STEP = "taking the step apart"
 DOING_EVIDENCE = "computing the evidence"
 DOING_SURGERY = "operating on the attention"
 DOING_COMPARE = "comparing the attention types"
+DOING_ALIGNER = "comparing attention with the word aligner"
 DOING_EVOLUTION = "drawing the attention snapshot"
 DOING_TRAINING_PLOTS = "drawing the training plots"
 DOING_RANDOM = "picking a sentence"
@@ -234,6 +261,8 @@ COVERAGE_COLUMNS = ["source", "total attention", "flag"]
 AGREEMENT_COLUMNS = ["output", "τ vs saliency", "top-1 vs saliency", "JSD vs saliency", "τ vs occlusion",
                      "top-1 vs occlusion", "JSD vs occlusion"]  # fmt: skip
 SURGERY_COLUMNS = ["version", "translation", "log-probability", "per token", "tokens"]
+ALIGNMENT_COLUMNS = ["model", "AER", "precision", "recall", "</s> sink", "AER (own translation)"]
+ABLATION_COLUMNS = ["decoder design (additive, short budget)", "</s> sink", "null slot", "AER", "test BLEU"]
 RESULTS_COLUMNS = ["model", "test BLEU", "test chrF", "best epoch", "parameters"]
 EVIDENCE_SUMMARY_COLUMNS = ["model", "comparison", "mean Kendall τ", "top-1 agreement", "chance top-1", "mean JSD",
                             "output steps"]  # fmt: skip

@@ -27,10 +27,19 @@ import torch
 from matplotlib.figure import Figure
 
 from attention_demo import evidence, plots
+from attention_demo.alignment import (
+    ALIGNMENT_KEY,
+    alignment_scores,
+    attention_links,
+    parse_pharaoh,
+    teacher_forced_attention,
+    words,
+)
 from attention_demo.evaluation import sentence_chrf
 from attention_demo.inspection import inspect_steps, merge_attention, source_highlight, word_spans
 from attention_demo.model import BASELINE, Seq2Seq
 from attention_demo.model_repo import (
+    ALIGNMENT_LINKS_FILE,
     ATTENTION_EVOLUTION_FILE,
     HISTORY_FILE,
     METRICS_FILE,
@@ -38,7 +47,7 @@ from attention_demo.model_repo import (
     read_test_examples,
 )
 from attention_demo.text import clean_text
-from attention_demo.tokenizer import EOS, EOS_ID, UNK, decode, display_piece, text_from_pieces
+from attention_demo.tokenizer import EOS, EOS_ID, UNK, decode, display_piece, encode, pieces, text_from_pieces
 from attention_demo.translate import Candidate, Translation, Translator
 from attention_demo.ui import text
 
@@ -295,6 +304,14 @@ class EvolutionView:
     text: str = ""
 
 
+@dataclass
+class AlignerView:
+    """A model reading a test reference (teacher-forced), with a word aligner's links as rings on the heatmap."""
+
+    heatmap: HeatmapData
+    text: str = ""
+
+
 def piece_labels(pieces: Sequence[str]) -> list[str]:
     """Subword pieces as heatmap labels (word mark removed, continuation pieces marked with ``·``)."""
     return [plots.printable(display_piece(p), LABEL_CHARS) for p in pieces]
@@ -355,10 +372,13 @@ class AttentionDemo:
         )
         self.examples = load_examples(translator.folder, translator.source_lang, translator.target_lang)
         self.references = {normalise(str(e["source"])): e["reference"] for e in self.examples if e["reference"]}
+        self.references_by_text = {str(e["source"]): e["reference"] for e in self.examples if e["reference"]}
         # The evidence files are read once, here; nothing is recomputed from the dataset.
         self.metrics = read_optional_json(translator.folder / METRICS_FILE)
         self.history = read_optional_json(translator.folder / HISTORY_FILE)
         self.evolution = read_optional_json(translator.folder / ATTENTION_EVOLUTION_FILE)
+        links = (read_optional_json(translator.folder / ALIGNMENT_LINKS_FILE) or {}).get("sentences") or []
+        self.aligned = [row for row in links if isinstance(row, dict) and row.get("source") in self.references_by_text]
 
     # -- Translate & compare --------------------------------------------------------------------------------------
 
@@ -730,6 +750,74 @@ class AttentionDemo:
             "distance": plots.gradient_by_distance_figure(evidence_numbers),
             "agreement": plots.agreement_histograms_figure(evidence_numbers),
         }
+
+    def alignment_table(self) -> pd.DataFrame:
+        """AER, precision, recall and the </s> sink per attention model, against a word aligner (metrics.json)."""
+        found = (self.metrics or {}).get(ALIGNMENT_KEY) or {}
+        rows = []
+        for name, numbers in (found.get("models") or {}).items():
+            reference, own = numbers.get("reference") or {}, numbers.get("translation") or {}
+            rows.append([
+                name, reference.get("aer"), reference.get("precision"), reference.get("recall"),
+                reference.get("eos_sink"), own.get("aer"),
+            ])  # fmt: skip
+        if rows and found.get("diagonal"):
+            rows.append([text.DIAGONAL_ROW, found["diagonal"].get("aer"), found["diagonal"].get("precision"),
+                         found["diagonal"].get("recall"), None, None])  # fmt: skip
+        return pd.DataFrame(rows, columns=text.ALIGNMENT_COLUMNS)
+
+    def ablation_table(self) -> pd.DataFrame:
+        """The decoder-design ablations stored with the models (metrics.json "alignment" -> "ablations")."""
+        found = ((self.metrics or {}).get(ALIGNMENT_KEY) or {}).get("ablations") or {}
+        rows = [
+            [row.get("variant"), row.get("eos_sink"), row.get("null"), row.get("aer"), row.get("bleu")]
+            for row in found.get("rows") or []
+            if isinstance(row, dict)
+        ]
+        return pd.DataFrame(rows, columns=text.ABLATION_COLUMNS)
+
+    def aligner_choices(self) -> list[tuple[str, int]]:
+        """Test sentences that have a word aligner's links, as dropdown choices."""
+        return [(str(row["source"]), i) for i, row in enumerate(self.aligned)]
+
+    def aligner_view(self, model: Any, sentence: Any) -> AlignerView:
+        """Model ``model`` reading the reference of test sentence ``sentence`` (teacher-forced, words), with the word
+        aligner's links drawn as rings, and how far the two agree on this sentence."""
+        if not self.aligned:
+            return AlignerView(HeatmapData.message_only(text.NO_ALIGNER_LINKS))
+        name = model if model in self.attention_types else self.default_type
+        if name is None:
+            return AlignerView(HeatmapData.message_only(text.NO_ATTENTION_MODEL))
+        row = self.aligned[index(sentence, len(self.aligned))]
+        reference = str(self.references_by_text.get(row["source"]) or "")
+        source_ids = self.translator.source_ids(str(row["source"]))[0]
+        target_ids = encode(self.translator.tgt_tokenizer, reference)
+        source_pieces = pieces(self.translator.src_tokenizer, source_ids)
+        target_pieces = pieces(self.translator.tgt_tokenizer, target_ids)
+        with torch.inference_mode():
+            attention = teacher_forced_attention(self.translator.models[name], [source_ids], [target_ids])[0]
+        matrix, source_words, target_words = merge_attention(attention, source_pieces, target_pieces)
+        if words(source_pieces) != row.get("source_words") or words(target_pieces) != row.get("target_words"):
+            return AlignerView(HeatmapData.message_only(text.ALIGNER_WORDS_DIFFER))
+        links = parse_pharaoh(str(row.get("links", "")))
+        found = attention_links(matrix, has_eos=bool(source_words) and source_words[-1] == EOS)
+        scores = alignment_scores([found.links], [links])
+        heatmap = HeatmapData(
+            matrix, word_labels(target_words), word_labels(source_words),
+            title=text.ALIGNER_TITLE.format(name=name), markers=[(i, j) for j, i in sorted(links)],
+            marker_label=text.ALIGNER_MARKER_LABEL,
+        )  # fmt: skip
+        return AlignerView(
+            heatmap,
+            text.ALIGNER_TEXT.format(
+                aer=scores["aer"],
+                hits=len(found.links & links),
+                links=len(found.links),
+                gold=len(links),
+                sink=found.on_eos,
+                words=found.words,
+            ),
+        )
 
     def evolution_choices(self) -> tuple[list[str], list[tuple[str, int]], int]:
         """Models with attention snapshots, the snapshot sentences, and the largest number of epochs."""

@@ -266,6 +266,16 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
         view = demo.evolution_view(model, sentence, epoch)
         return {why.evolution_text: view.text, why.evolution_heatmap: view.heatmap.to_json()}
 
+    def aligner(model: str, sentence: int) -> dict:
+        view = demo.aligner_view(model, sentence)
+        return {why.aligner_text: view.text, why.aligner_heatmap: view.heatmap.to_json()}
+
+    run_aligner = guarded(aligner, why.aligner_text, text.DOING_ALIGNER)
+    for control in (why.aligner_model, why.aligner_sentence):
+        control.input(
+            run_aligner, [why.aligner_model, why.aligner_sentence], [why.aligner_text, why.aligner_heatmap], **private
+        )
+
     run_evolution = guarded(evolution, why.evolution_text, text.DOING_EVOLUTION)
     for control in (why.evolution_model, why.evolution_sentence, why.evolution_epoch):
         control.input(
