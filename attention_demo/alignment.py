@@ -344,6 +344,8 @@ def evaluate_folder(
     )
     path = Path(folder) / METRICS_FILE
     metrics = read_json(path, default={}) or {}
+    if "ablations" in (metrics.get(ALIGNMENT_KEY) or {}):  # written by scripts/ablation_table.py; not recomputed here
+        result["ablations"] = metrics[ALIGNMENT_KEY]["ablations"]
     metrics[ALIGNMENT_KEY] = result
     write_json_atomic(path, metrics)
     return result

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from attention_demo.alignment import ALIGNMENT_KEY, evaluate_folder
-from attention_demo.model_repo import METRICS_FILE, read_json
+from attention_demo.model_repo import HISTORY_FILE, METRICS_FILE, read_json, write_json_atomic
 
 VARIANTS = {  # the order and wording of the README's table
     "today": "first bundled design: Luong placement, z into the GRU, </s> among the keys",
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset_name", required=True, help="Hub dataset id or local folder (as for train.py)")
     parser.add_argument("--runs", default="runs/ablation", help="the folder of scripts/ablations.sh's runs")
     parser.add_argument("--model", default="additive", help="the model name trained in every run")
+    parser.add_argument(
+        "--write_to", default=None, help='a model folder whose metrics.json["alignment"]["ablations"] gets the rows'
+    )
     args = parser.parse_args(argv)
     runs = Path(args.runs)
     folders = sorted(
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| variant | `</s>` sink | AER (reference) | AER (own translation) | test BLEU | chrF | training |")
     print("|---|---|---|---|---|---|---|")
     diagonal = None
+    rows = []
     for folder in folders:
         metrics = read_json(folder / METRICS_FILE, default={}) or {}
         scores = metrics.get("models", {}).get(args.model)
@@ -54,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         diagonal = metrics[ALIGNMENT_KEY]["diagonal"]["aer"]
         alignment = metrics[ALIGNMENT_KEY]["models"][args.model]
         reference, own = alignment["reference"], alignment["translation"]
+        rows.append({
+            "variant": VARIANTS.get(folder.name, folder.name), "run": folder.name, "eos_sink": reference["eos_sink"],
+            "null": reference["null"], "aer": reference["aer"], "aer_translation": own["aer"], "bleu": scores["bleu"],
+            "chrf": scores["chrf"], "train_seconds": scores["train_seconds"],
+            "epochs": len((read_json(folder / HISTORY_FILE, default={}) or {}).get(args.model) or []),
+        })  # fmt: skip
         null = f" (null {reference['null']:.0%})" if reference["null"] else ""
         print(
             f"| {VARIANTS.get(folder.name, folder.name)} | {reference['eos_sink']:.0%}{null} | {reference['aer']:.2f} "
@@ -62,6 +72,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     if diagonal is not None:
         print(f"| a straight diagonal (no model) | | {diagonal:.2f} | | | | |")
+    if args.write_to:
+        path = Path(args.write_to) / METRICS_FILE
+        metrics = read_json(path, default={}) or {}
+        metrics.setdefault(ALIGNMENT_KEY, {})["ablations"] = {
+            "model": args.model,
+            "budget": "same seed, data, tokenizers and epochs for every run (scripts/ablations.sh)",
+            "diagonal_aer": diagonal,
+            "rows": rows,
+        }
+        write_json_atomic(path, metrics)
     return 0
 
 
