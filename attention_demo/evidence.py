@@ -1,25 +1,33 @@
-"""Evidence beyond heatmaps: gradient saliency, occlusion, agreement, attention surgery and coverage.
+"""Evidence beyond heatmaps: attribution (gradient x input, Integrated Gradients, occlusion), agreement, attention
+surgery and coverage.
 
 A heatmap shows where attention *looked*; it does not show what the output *depended on*. Whether attention weights
 explain a prediction is disputed (Jain & Wallace 2019, "Attention is not Explanation"; Wiegreffe & Pinter 2019,
-"Attention is not not Explanation"), so this module measures the claim instead of assuming it:
+"Attention is not not Explanation"), so this module measures the claim instead of assuming it. The attributions run
+through captum (the PyTorch team's attribution library) on the source embeddings, for attention models and the
+baseline alike, and all three explain the same number: the teacher-forced log-probability of each output token.
 
-- :func:`saliency`: how strongly each output word's log-probability reacts to each source word (gradient x input on
-  the source embeddings, Simonyan et al. 2014 / Shrikumar et al. 2017). Works for the baseline too.
+- :func:`saliency` (method ``gradient_x_input``): how strongly each output word's log-probability reacts to each
+  source piece, ``||x_i * grad||`` (Simonyan et al. 2014 / Shrikumar et al. 2017). Cheap, but only a local
+  linearisation: it does not add up to anything.
+- :func:`integrated_gradients`: the path integral of the gradient from a baseline to the input (Sundararajan et al.
+  2017), signed and *complete*: a row adds up to the log-probability's change from the baseline to the input, up to
+  the quadrature error that :class:`Completeness` reports.
 - :func:`occlusion`: how much each output word's log-probability drops when one source piece is replaced by
   ``<unk>`` (leave-one-out, teacher-forced).
-- :func:`agreement`: Kendall tau, top-1 agreement and Jensen-Shannon divergence between two rows (attention vs
-  saliency, attention vs occlusion); :func:`per_step_agreement` gives it for every output step of a hypothesis.
-  Agreement is evidence, not proof: both sides are themselves approximations.
+- :func:`attribution` picks one of ``ATTRIBUTION_METHODS`` by name; :func:`attributions` does many sentences at once.
+- :func:`agreement`: Kendall tau, top-1 agreement and Jensen-Shannon divergence between two rows (attention vs an
+  attribution); :func:`per_step_agreement` gives it for every output step of a hypothesis. Agreement is evidence,
+  not proof: both sides are themselves approximations.
 - :func:`surgery`: replace the attention weights of one target step before the Combine step and greedy-decode on.
 - :func:`coverage`: how much attention every source piece received over the whole output (dropped / repeated words).
 - :func:`gradient_by_distance`: mean saliency by the distance ``|i - t|`` between source and output position.
 
 The corpus evaluation (stored under ``"evidence"`` in ``metrics.json``, shown by the app; nothing is recomputed at
-app start-up)::
+app start-up), by default on the whole test split, with a progress bar and its wall time::
 
     OMP_NUM_THREADS=1 python -m attention_demo.evidence --model models/multi30k-de-en \\
-        --dataset_name ../shared/data/multi30k --max_samples 200
+        --dataset_name ../shared/data/multi30k
 
 Shapes: ``T`` output positions (the hypothesis, usually ending in ``</s>``), ``S`` source pieces (ending in ``</s>``).
 """
@@ -29,24 +37,57 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import multiprocessing
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import captum
 import numpy as np
 import torch
+from captum.attr import FeatureAblation, LayerGradientXActivation, LayerIntegratedGradients
+from torch import nn
+from tqdm.auto import tqdm
 
-from attention_demo.data import decoder_input
+from attention_demo.data import decoder_input, pad
 from attention_demo.decoding import greedy_search
 from attention_demo.model import Seq2Seq
-from attention_demo.tokenizer import UNK_ID
+from attention_demo.tokenizer import PAD_ID, UNK_ID
 
 logger = logging.getLogger(__name__)
 
 EVIDENCE_KEY = "evidence"  # the top-level key in metrics.json
-ROW_CHUNK = 16  # rows (output positions or occluded copies) per forward pass: bounds the (chunk, T, vocab) logits
+# Attribution methods, by name: gradient x input (its matrix is called "saliency" in metrics.json), Integrated
+# Gradients, occlusion. All three run through captum on the source embeddings (occlusion on the source ids).
+ATTRIBUTION_METHODS = ("gradient_x_input", "integrated_gradients", "occlusion")
+# Integrated Gradients: Gauss-Legendre quadrature (captum's default rule, far more exact than a Riemann sum with as
+# many points) with IG_STEPS points; an output step whose completeness error |sum(IG) - (f(x) - f(x'))| /
+# |f(x) - f(x')| is not under COMPLETENESS_TOLERANCE is computed again with twice the points, up to IG_MAX_STEPS.
+IG_STEPS = 16
+IG_MAX_STEPS = 128
+IG_QUADRATURE = "gausslegendre"
+COMPLETENESS_TOLERANCE = 0.05
+ROW_BUDGET = 64  # sentence copies per gradient pass (IG: rows x steps): bounds the activations kept for backward,
+# and a long output is split into passes that decode only as far as their own positions
+LOGIT_BUDGET = 4096  # (row, output position) pairs per occlusion pass; bounds the (rows, T, vocab) logits
+SENTENCE_BATCH = 64  # sentences attributed together by the corpus evaluation
+# What metrics.json calls each method's rows (gradient x input's are "saliency"), and every kind of row compared.
+METHOD_MEASURES = dict(zip(ATTRIBUTION_METHODS, ("saliency", "integrated_gradients", "occlusion")))
+MEASURES = ("attention", *METHOD_MEASURES.values())
+# The compared pairs, in the order of metrics.json; each is stored as "<first>_vs_<second>".
+AGREEMENT_PAIRS = (
+    ("attention", "saliency"),
+    ("attention", "integrated_gradients"),
+    ("attention", "occlusion"),
+    ("saliency", "integrated_gradients"),
+    ("saliency", "occlusion"),
+    ("integrated_gradients", "occlusion"),
+)
 # Coverage flags, for a source piece's total attention over the whole output (a piece translated once gets ~1).
 DROPPED_BELOW = 0.3  # less than this: probably dropped (never really attended)
 REPEATED_ABOVE = 2.0  # more than this: probably translated more than once (or a "parking" position)
@@ -65,18 +106,303 @@ def _tensor(ids: Sequence[int], device: torch.device) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Gradient saliency and occlusion
+# Attribution: gradient x input, Integrated Gradients and occlusion, through captum
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Rows:
+    """A batch of (sentence, output position) pairs, one per row: what one attribution pass scores.
+
+    Every row is a whole teacher-forced copy of its sentence whose forward pass returns one number, the
+    log-probability of the output token at its own position, so that one backward pass gives each row its own
+    gradient.
+    """
+
+    sentence: list[int]  # (N,) which sentence each row belongs to
+    position: torch.Tensor  # (N,) the output position t of each row
+    src: torch.Tensor  # (N, S) source ids, right-padded with <pad>
+    src_mask: torch.Tensor  # (N, S) True for real pieces
+    tgt_in: torch.Tensor  # (N, L) decoder input <s> y_1 .. y_{L-1}, L = the largest position + 1
+    token: torch.Tensor  # (N,) the output token y_t of each row
+
+
+def _row_batches(
+    sources: Sequence[Sequence[int]],
+    targets: Sequence[Sequence[int]],
+    pairs: Iterable[tuple[int, int]],
+    max_rows: int,
+    device: torch.device,
+) -> Iterator[_Rows]:
+    """The (sentence, output position) ``pairs`` in batches of at most ``max_rows`` rows, sorted by source length
+    (little padding) and then by position (a batch decodes no further than its largest position)."""
+    pairs = sorted(pairs, key=lambda pair: (len(sources[pair[0]]), pair[1]))
+    for start in range(0, len(pairs), max_rows):
+        chunk = pairs[start : start + max_rows]
+        length = max(t for _, t in chunk) + 1
+        src, src_mask = pad([sources[k] for k, _ in chunk])
+        tgt, _ = pad([targets[k][:length] for k, _ in chunk])
+        yield _Rows(
+            sentence=[k for k, _ in chunk],
+            position=torch.tensor([t for _, t in chunk], device=device),
+            src=src.to(device),
+            src_mask=src_mask.to(device),
+            tgt_in=decoder_input(tgt).to(device),
+            token=torch.tensor([targets[k][t] for k, t in chunk], device=device),
+        )
+
+
+def _all_pairs(targets: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """Every (sentence, output position) pair."""
+    return [(k, t) for k, target in enumerate(targets) for t in range(len(target))]
+
+
+@contextmanager
+def _output_only_at(model: Seq2Seq, positions: torch.Tensor) -> Iterator[None]:
+    """While active, ``model.decode`` computes the output of row ``n`` only at output position ``positions[n]``:
+    its logits are ``(N, 1, vocab)``.
+
+    A row needs the decoder's recurrence up to its position, but the rest only there. With attention from the
+    current state (Luong placement, no input feeding) steps do not feed each other, so the GRU states are cut to the
+    row's position before attention, Combine and the output layer; otherwise only the output layer is.
+    """
+    rows = torch.arange(positions.numel(), device=positions.device)
+    decoder = model.decoder
+    if decoder.step_by_step:
+
+        def pick_output(module: nn.Module, args: tuple) -> tuple:
+            return (args[0][rows, positions].unsqueeze(1),)  # (N, 1, emb) attentional state of the row's step
+
+        handle = decoder.output.register_forward_pre_hook(pick_output)
+    else:
+
+        def pick_states(module: nn.Module, args: tuple, output: tuple) -> tuple:
+            states, last = output  # states (N, L, hidden)
+            return states[rows, positions].unsqueeze(1), last
+
+        handle = decoder.rnn.register_forward_hook(pick_states)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def _logprobs(
+    model: Seq2Seq,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    tgt_in: torch.Tensor,
+    tokens: torch.Tensor,
+    positions: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Teacher-forced log-probabilities of output tokens: the function every attribution method explains.
+
+    Args:
+        src, src_mask: ``(N, S)`` source ids and mask.
+        tgt_in: ``(N, L)`` decoder input.
+        tokens: ``(N, L)`` the output token at every position, or ``(N,)`` with ``positions``.
+        positions: ``(N,)`` one output position per row, or None for all positions.
+
+    Returns:
+        ``(N, L)`` log p(tokens[n, t] | src[n], tgt_in[n, :t+1]), or ``(N,)`` at ``positions``.
+    """
+    memory = model.encode(src, src_mask)
+    if positions is None:
+        logits = model.decode(tgt_in, memory).logits  # (N, L, V)
+        return torch.log_softmax(logits.float(), dim=-1).gather(2, tokens.unsqueeze(2)).squeeze(2)
+    with _output_only_at(model, positions):
+        logits = model.decode(tgt_in, memory).logits[:, 0]  # (N, V)
+    return torch.log_softmax(logits.float(), dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+
+
+@dataclass
+class Completeness:
+    """How well Integrated Gradients satisfies completeness, per output position of one sentence.
+
+    Completeness (Sundararajan et al. 2017): a row of attributions sums to ``f(x) - f(baseline)``, where ``f`` is
+    the output token's log-probability. ``delta`` is captum's convergence delta, ``sum(attributions) - gap``: the
+    error of the path integral's quadrature with ``steps`` points.
+    """
+
+    delta: np.ndarray  # (T,) captum's convergence delta, in nats
+    gap: np.ndarray  # (T,) f(x) - f(baseline), in nats
+    steps: np.ndarray  # (T,) the quadrature points each row was computed with
+
+    @property
+    def relative_error(self) -> np.ndarray:
+        """``(T,)`` |delta| / |gap| (inf where the gap is exactly 0 and delta is not)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.delta == 0, 0.0, np.abs(self.delta) / np.abs(self.gap))
+
+
+def _check_method(method: str) -> None:
+    if method not in ATTRIBUTION_METHODS:
+        raise ValueError(f"Unknown attribution method {method!r}; choose one of {', '.join(ATTRIBUTION_METHODS)}.")
+
+
 @torch.inference_mode(False)  # gradients are needed even when the caller runs under inference_mode (the app does)
+def _gradient_x_input(
+    model: Seq2Seq, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]
+) -> list[np.ndarray]:
+    """``||x_i * d log p(y_t) / d x_i||`` of every output token of every sentence (captum's
+    ``LayerGradientXActivation`` on the source embeddings), batched over (sentence, output position) rows.
+
+    Returns:
+        one ``(T_k, S_k)`` matrix per sentence (not normalised).
+    """
+    forward = partial(_logprobs, model)
+    matrices = [np.zeros((len(t), len(s))) for s, t in zip(sources, targets)]
+    with torch.enable_grad():
+        for rows in _row_batches(sources, targets, _all_pairs(targets), ROW_BUDGET, _device(model)):
+            attributions = LayerGradientXActivation(forward, model.encoder.embedding).attribute(
+                rows.src, additional_forward_args=(rows.src_mask, rows.tgt_in, rows.token, rows.position)
+            )  # (N, S, emb): x_i * d log p(y_t) / d x_i
+            values = attributions.norm(dim=-1).detach().double().cpu().numpy()  # (N, S)
+            for n, (k, t) in enumerate(zip(rows.sentence, rows.position.tolist())):
+                matrices[k][t] = values[n, : len(sources[k])]
+    return matrices
+
+
+@torch.inference_mode(False)
+def _integrated_gradients(
+    model: Seq2Seq,
+    sources: Sequence[Sequence[int]],
+    targets: Sequence[Sequence[int]],
+    n_steps: int = IG_STEPS,
+    max_steps: int = IG_MAX_STEPS,
+) -> tuple[list[np.ndarray], list[Completeness]]:
+    """Integrated Gradients of every output token of every sentence (captum's ``LayerIntegratedGradients`` on the
+    source embeddings, from the all-``<pad>`` source), batched over (sentence, output position) rows.
+
+    Every row starts with ``n_steps`` quadrature points; a row whose completeness error is not under
+    ``COMPLETENESS_TOLERANCE`` is computed again with twice as many, up to ``max_steps``.
+
+    Returns:
+        one ``(T_k, S_k)`` matrix per sentence (signed, in nats) and its :class:`Completeness`.
+    """
+    device = _device(model)
+    forward = partial(_logprobs, model)
+    matrices = [np.zeros((len(t), len(s))) for s, t in zip(sources, targets)]
+    checks = [Completeness(np.zeros(len(t)), np.zeros(len(t)), np.zeros(len(t), dtype=int)) for t in targets]
+    pairs, steps = _all_pairs(targets), n_steps
+    with torch.enable_grad():
+        while pairs:
+            for rows in _row_batches(sources, targets, pairs, max(1, ROW_BUDGET // steps), device):
+                attributions, delta = LayerIntegratedGradients(forward, model.encoder.embedding).attribute(
+                    rows.src,
+                    baselines=torch.full_like(rows.src, PAD_ID),
+                    additional_forward_args=(rows.src_mask, rows.tgt_in, rows.token, rows.position),
+                    n_steps=steps,
+                    method=IG_QUADRATURE,
+                    return_convergence_delta=True,
+                )  # (N, S, emb), (N,)
+                values = attributions.sum(dim=-1).detach().double().cpu().numpy()  # (N, S): sums to the gap
+                delta = delta.detach().double().cpu().numpy()
+                for n, (k, t) in enumerate(zip(rows.sentence, rows.position.tolist())):
+                    matrices[k][t] = values[n, : len(sources[k])]
+                    checks[k].delta[t], checks[k].gap[t] = delta[n], values[n].sum() - delta[n]
+                    checks[k].steps[t] = steps
+            steps *= 2
+            if steps > max_steps:
+                break
+            pairs = [(k, t) for k, t in pairs if not checks[k].relative_error[t] < COMPLETENESS_TOLERANCE]
+    return matrices, checks
+
+
+@torch.inference_mode()
+def _occlusions(
+    model: Seq2Seq, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], mask_id: int = UNK_ID
+) -> list[np.ndarray]:
+    """Occlusion of every output token of every sentence, by captum's FeatureAblation: source position ``i`` of
+    every sentence of a batch is replaced by ``mask_id`` at once (the sentences do not interact), and the drop of
+    every teacher-forced log-probability is recorded.
+
+    Returns:
+        one ``(T_k, S_k)`` matrix per sentence: ``log p(y_t | x) - log p(y_t | x with piece i -> mask_id)``.
+    """
+    device = _device(model)
+    forward = partial(_logprobs, model)
+    matrices = [np.zeros((len(t), len(s))) for s, t in zip(sources, targets)]
+    order = [k for k in sorted(range(len(sources)), key=lambda k: len(sources[k])) if targets[k]]
+    start = 0
+    while start < len(order):
+        # As many sentences as keep one pass's logits within LOGIT_BUDGET (at least one).
+        batch, widest = [], 0
+        for k in order[start:]:
+            widest = max(widest, len(targets[k]))
+            if batch and (len(batch) + 1) * widest > LOGIT_BUDGET:
+                break
+            batch.append(k)
+        start += len(batch)
+        src, src_mask = pad([sources[k] for k in batch])
+        tgt, _ = pad([targets[k] for k in batch])  # (K, L); <pad> past a sentence's end, never read
+        src, src_mask, tgt = src.to(device), src_mask.to(device), tgt.to(device)
+        occluded = FeatureAblation(forward).attribute(
+            src,
+            baselines=mask_id,
+            additional_forward_args=(src_mask, decoder_input(tgt), tgt),
+            feature_mask=torch.arange(src.size(1), device=device).unsqueeze(0),  # piece i of every sentence at once
+            perturbations_per_eval=max(1, LOGIT_BUDGET // tgt.numel()),
+        )  # (K * L, S): for output (k, t), the drop when piece i is replaced
+        occluded = occluded.view(len(batch), tgt.size(1), src.size(1)).double().cpu().numpy()
+        for row, k in enumerate(batch):
+            matrices[k] = occluded[row, : len(targets[k]), : len(sources[k])]
+    return matrices
+
+
+def attributions(
+    model: Seq2Seq,
+    sources: Sequence[Sequence[int]],
+    targets: Sequence[Sequence[int]],
+    method: str,
+    n_steps: int = IG_STEPS,
+) -> list[np.ndarray]:
+    """:func:`attribution` of many sentences at once (batched, so much faster than one by one).
+
+    Args:
+        sources: source id lists, each ending with ``</s>``.
+        targets: one output id list (a hypothesis) per source; may be empty.
+        method: one of ``ATTRIBUTION_METHODS``.
+        n_steps: Integrated Gradients' starting number of quadrature points (see :func:`integrated_gradients`).
+
+    Returns:
+        one ``(T_k, S_k)`` array per sentence, as :func:`attribution` returns it.
+    """
+    _check_method(method)
+    sources, targets = [list(s) for s in sources], [list(t) for t in targets]
+    if method == "occlusion":
+        return _occlusions(model, sources, targets)
+    if method == "integrated_gradients":
+        return _integrated_gradients(model, sources, targets, n_steps)[0]
+    return [row_shares(m) for m in _gradient_x_input(model, sources, targets)]
+
+
+def attribution(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], method: str) -> np.ndarray:
+    """The attribution of every output token to every source piece by ``method`` (one of ``ATTRIBUTION_METHODS``).
+
+    ``gradient_x_input``: :func:`saliency` (rows sum to 1); ``integrated_gradients``: :func:`integrated_gradients`
+    (signed, in nats); ``occlusion``: :func:`occlusion` (signed, in nats).
+
+    Returns:
+        ``(T, S)`` array.
+    """
+    return attributions(model, [src_ids], [tgt_ids], method)[0]
+
+
+def row_shares(matrix: np.ndarray) -> np.ndarray:
+    """``(T, S)`` -> ``(T, S)``: every row's positive part as shares of its sum (negative values count as 0), so that
+    any attribution can be drawn like attention; a row without positive values stays zero."""
+    matrix = np.clip(np.asarray(matrix, dtype=float), 0.0, None)
+    sums = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
+
+
 def saliency(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], normalise: bool = True) -> np.ndarray:
     """Gradient x input saliency of every output token with respect to every source piece (teacher-forced).
 
     For output position ``t`` (which produced ``tgt_ids[t]`` from ``<s> y_1 .. y_{t-1}``) and source piece ``i``:
-    ``sal[t, i] = || x_i * d log p(y_t) / d x_i ||_2`` where ``x_i`` is the source embedding of piece ``i``. All
-    ``T`` gradients come from one backward pass: the sentence is repeated ``T`` times in a batch and row ``t`` of the
-    batch only contributes ``log p(y_t)``.
+    ``sal[t, i] = || x_i * d log p(y_t) / d x_i ||_2`` where ``x_i`` is the source embedding of piece ``i``
+    (captum's ``LayerGradientXActivation`` on the encoder's embedding layer, then the L2 norm over the embedding).
 
     Args:
         model: any model (attention or baseline); it should be in eval mode (dropout off).
@@ -88,81 +414,66 @@ def saliency(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], nor
     Returns:
         ``(T, S)`` array.
     """
-    device = _device(model)
-    src = _tensor(src_ids, device)  # (1, S)
-    tgt = list(tgt_ids)
-    tgt_in = decoder_input(_tensor(tgt, device))  # (1, T)
-    result = np.zeros((len(tgt), len(src_ids)), dtype=np.float64)
-    captured: list[torch.Tensor] = []
+    (matrix,) = _gradient_x_input(model, [list(src_ids)], [list(tgt_ids)])
+    return row_shares(matrix) if normalise else matrix
 
-    def hook(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-        leaf = output.detach().requires_grad_(True)  # (rows, S, emb) a leaf we can take the gradient of
-        captured.append(leaf)
-        return leaf
 
-    handle = model.encoder.embedding.register_forward_hook(hook)
-    try:
-        with torch.enable_grad():
-            for start in range(0, len(tgt), ROW_CHUNK):
-                rows = list(range(start, min(start + ROW_CHUNK, len(tgt))))
-                length = rows[-1] + 1  # later decoder inputs cannot influence these rows
-                captured.clear()
-                src_batch = src.expand(len(rows), -1)
-                memory = model.encode(src_batch, torch.ones_like(src_batch, dtype=torch.bool))
-                logits = model.decode(tgt_in[:, :length].expand(len(rows), -1), memory).logits  # (rows, length, V)
-                logp = torch.log_softmax(logits.float(), dim=-1)
-                index = torch.arange(len(rows), device=device)
-                positions = torch.tensor(rows, device=device)
-                targets = torch.tensor([tgt[t] for t in rows], device=device)
-                picked = logp[index, positions, targets]  # (rows,) log p(y_t) of each row's own output position
-                (grad,) = torch.autograd.grad(picked.sum(), captured[0])
-                values = (grad * captured[0]).norm(dim=-1)  # (rows, S)
-                result[start : start + len(rows)] = values.detach().double().cpu().numpy()
-    finally:
-        handle.remove()
-    if normalise:
-        sums = result.sum(axis=1, keepdims=True)
-        result = np.divide(result, sums, out=np.zeros_like(result), where=sums > 0)
-    return result
+def integrated_gradients(
+    model: Seq2Seq,
+    src_ids: Sequence[int],
+    tgt_ids: Sequence[int],
+    n_steps: int = IG_STEPS,
+    return_completeness: bool = False,
+    max_steps: int = IG_MAX_STEPS,
+) -> np.ndarray | tuple[np.ndarray, Completeness]:
+    """Integrated Gradients (Sundararajan et al. 2017) of every output token on every source piece.
+
+    ``ig[t, i] = sum_e (x_ie - x'_ie) * integral_0^1 d log p(y_t | x' + a (x - x')) / d x_ie da`` on the source
+    embeddings ``x`` (captum's ``LayerIntegratedGradients`` on the encoder's embedding layer, Gauss-Legendre
+    quadrature), summed over the embedding dimensions ``e``. The baseline ``x'`` is the same source with
+    every piece, ``</s>`` included, replaced by ``<pad>``, whose embedding is the zero vector (``padding_idx``): the
+    zero-embedding baseline, with the source length and mask unchanged. Unlike gradient x input the values are
+    signed (negative: the piece speaks against ``y_t``) and complete: row ``t`` sums to
+    ``log p(y_t | x) - log p(y_t | x')`` up to the quadrature error. Works for the baseline model too.
+
+    Args:
+        model: any model, in eval mode.
+        src_ids: ``S`` source ids ending with ``</s>``.
+        tgt_ids: ``T`` output ids (a hypothesis).
+        n_steps: quadrature points to start with. A row whose completeness error (captum's convergence delta
+            relative to the gap) is not under ``COMPLETENESS_TOLERANCE`` is computed again with twice as many
+            points, up to ``max_steps`` (``n_steps = max_steps``: exactly ``n_steps`` points for every row).
+        return_completeness: also return the :class:`Completeness` of every row.
+        max_steps: the most quadrature points a row gets.
+
+    Returns:
+        ``(T, S)`` array in nats, and with ``return_completeness`` its :class:`Completeness`.
+    """
+    (matrix,), (check,) = _integrated_gradients(model, [list(src_ids)], [list(tgt_ids)], n_steps, max_steps)
+    return (matrix, check) if return_completeness else matrix
 
 
 @torch.inference_mode()
 def token_logprobs(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int]) -> np.ndarray:
     """``(T,)`` teacher-forced log-probabilities of ``tgt_ids`` given ``src_ids``."""
-    return _occluded_logprobs(model, [list(src_ids)], tgt_ids)[0]
-
-
-def _occluded_logprobs(model: Seq2Seq, sources: list[list[int]], tgt_ids: Sequence[int]) -> np.ndarray:
-    """``(len(sources), T)`` teacher-forced log-probabilities of ``tgt_ids`` for equally long source variants."""
     device = _device(model)
-    tgt = torch.tensor(list(tgt_ids), dtype=torch.long, device=device)  # (T,)
-    tgt_in = decoder_input(tgt.unsqueeze(0))  # (1, T)
-    rows = []
-    for start in range(0, len(sources), ROW_CHUNK):
-        src = torch.tensor(sources[start : start + ROW_CHUNK], dtype=torch.long, device=device)  # (n, S)
-        memory = model.encode(src, torch.ones_like(src, dtype=torch.bool))
-        logits = model.decode(tgt_in.expand(src.size(0), -1), memory).logits  # (n, T, V)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        rows.append(logp.gather(2, tgt.view(1, -1, 1).expand(src.size(0), -1, 1)).squeeze(2))  # (n, T)
-    return torch.cat(rows).double().cpu().numpy()
+    src, tgt = _tensor(src_ids, device), _tensor(tgt_ids, device)  # (1, S), (1, T)
+    logp = _logprobs(model, src, torch.ones_like(src, dtype=torch.bool), decoder_input(tgt), tgt)
+    return logp[0].double().cpu().numpy()
 
 
-@torch.inference_mode()
 def occlusion(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], mask_id: int = UNK_ID) -> np.ndarray:
     """Leave-one-out occlusion: how much each output token's log-probability drops without each source piece.
 
     ``occ[t, i] = log p(y_t | x) - log p(y_t | x with piece i replaced by <unk>)``, teacher-forced on ``tgt_ids``
-    (the prefix stays the same, so only the effect on word ``t`` itself is measured). Positive: the piece supported
-    that word. Every piece is occluded, ``</s>`` included. Works for the baseline too.
+    (the prefix stays the same, so only the effect on word ``t`` itself is measured; captum's ``FeatureAblation``
+    with ``mask_id`` as the replacement). Positive: the piece supported that word. Every piece is occluded,
+    ``</s>`` included. Works for the baseline too.
 
     Returns:
         ``(T, S)`` array (not normalised; may be negative).
     """
-    src = list(src_ids)
-    variants = [src[:i] + [mask_id] + src[i + 1 :] for i in range(len(src))]
-    original = _occluded_logprobs(model, [src], tgt_ids)[0]  # (T,)
-    occluded = _occluded_logprobs(model, variants, tgt_ids)  # (S, T)
-    return original[:, None] - occluded.T
+    return _occlusions(model, [list(src_ids)], [list(tgt_ids)], mask_id)[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -440,42 +751,82 @@ def _rounded(values: np.ndarray, digits: int = 5) -> list[float | None]:
     return [None if math.isnan(v) else round(float(v), digits) for v in values]
 
 
+def _completeness_summary(checks: list[Completeness], tolerance: float = COMPLETENESS_TOLERANCE) -> dict:
+    """Integrated Gradients' completeness over all output steps: the relative error's distribution, the share of
+    steps under ``tolerance``, captum's convergence delta in nats, and how many steps needed how many quadrature
+    points."""
+    errors = np.concatenate([c.relative_error for c in checks]) if checks else np.zeros(0)
+    deltas = np.abs(np.concatenate([c.delta for c in checks])) if checks else np.zeros(0)
+    if not errors.size:
+        return {"num_steps": 0}
+    points, counts = np.unique(np.concatenate([c.steps for c in checks]), return_counts=True)
+    return {
+        "relative_error": {
+            name: round(float(value), 6)
+            for name, value in (
+                ("mean", errors.mean()),
+                ("median", np.median(errors)),
+                ("p99", np.percentile(errors, 99)),
+                ("max", errors.max()),
+            )
+        },
+        "share_below_tolerance": round(float(np.mean(errors < tolerance)), 5),
+        "tolerance": tolerance,
+        "mean_abs_delta": round(float(deltas.mean()), 6),
+        "max_abs_delta": round(float(deltas.max()), 6),
+        "quadrature_points": {str(int(n)): int(c) for n, c in zip(points, counts)},  # points -> output steps
+        "num_steps": int(errors.size),
+    }
+
+
 def evaluate_model(
-    model: Seq2Seq, sources: Sequence[Sequence[int]], hypotheses: Sequence, max_distance: int = MAX_DISTANCE
+    model: Seq2Seq,
+    sources: Sequence[Sequence[int]],
+    hypotheses: Sequence,
+    max_distance: int = MAX_DISTANCE,
+    n_steps: int = IG_STEPS,
+    batch_size: int = SENTENCE_BATCH,
+    progress: str | None = None,
+    position: int = 0,
 ) -> dict:
     """Evidence numbers for one model over sentences: ``sources`` ids and their greedy ``hypotheses``.
 
-    For every output step: saliency (all models), occlusion (all models), attention (attention models); agreement
-    of attention vs saliency, attention vs occlusion and saliency vs occlusion; the share of steps whose largest
-    value falls on the final ``</s>``; and saliency by distance.
+    For every output step: gradient x input ("saliency"), Integrated Gradients and occlusion (all models) and
+    attention (attention models); the agreement of every pair of them (``AGREEMENT_PAIRS``); the share of steps
+    whose largest value falls on the final ``</s>``; saliency by distance; and Integrated Gradients' completeness.
+    Sentences are attributed ``batch_size`` at a time (similar lengths together); ``progress`` names a progress bar
+    (None: no bar).
     """
-    normalised, raw = [], []
-    pairs: dict[str, list[dict[str, float]]] = {"saliency_vs_occlusion": []}
-    if model.has_attention:
-        pairs.update(attention_vs_saliency=[], attention_vs_occlusion=[])
-    on_eos = {name: [] for name in ("attention", "saliency", "occlusion") if model.has_attention or name != "attention"}
-    chance = []
-    for src, hyp in zip(sources, hypotheses):
-        tokens = hyp.tokens
-        if not tokens:
-            continue
-        sal_raw = saliency(model, src, tokens, normalise=False)
-        sums = sal_raw.sum(axis=1, keepdims=True)
-        sal = np.divide(sal_raw, sums, out=np.zeros_like(sal_raw), where=sums > 0)
-        occ = occlusion(model, src, tokens)
-        normalised.append(sal)
-        raw.append(sal_raw)
-        rows = {"saliency": sal, "occlusion": occ}
-        if model.has_attention:
-            rows["attention"] = hyp.attention.numpy()
-        chance += [1.0 / len(src)] * len(tokens)
-        pairs["saliency_vs_occlusion"] += per_step_agreement(sal, occ)
-        if model.has_attention:
-            pairs["attention_vs_saliency"] += per_step_agreement(rows["attention"], sal)
-            pairs["attention_vs_occlusion"] += per_step_agreement(rows["attention"], occ)
-        for t in range(len(tokens)):
-            for name in on_eos:
-                on_eos[name].append(float(np.argmax(rows[name][t]) == len(src) - 1))
+    kept = [(list(s), h) for s, h in zip(sources, hypotheses) if h.tokens]
+    names = [n for n in MEASURES if model.has_attention or n != "attention"]
+    pairs: dict[str, list[dict[str, float]]] = {f"{a}_vs_{b}": [] for a, b in AGREEMENT_PAIRS if {a, b} <= set(names)}
+    on_eos: dict[str, list[float]] = {name: [] for name in names}
+    normalised, raw, checks, chance = [], [], [], []
+    order = sorted(range(len(kept)), key=lambda k: len(kept[k][0]))
+    bar = tqdm(
+        total=len(kept), desc=progress, unit="sentence", disable=progress is None, position=position, mininterval=5
+    )
+    with bar:
+        for start in range(0, len(order), batch_size):
+            batch = [kept[k] for k in order[start : start + batch_size]]
+            srcs, tgts = [s for s, _ in batch], [h.tokens for _, h in batch]
+            sal_raw = _gradient_x_input(model, srcs, tgts)
+            ig, ig_checks = _integrated_gradients(model, srcs, tgts, n_steps)
+            occ = _occlusions(model, srcs, tgts)
+            for k, (src, hyp) in enumerate(batch):
+                rows = {"saliency": row_shares(sal_raw[k]), "integrated_gradients": ig[k], "occlusion": occ[k]}
+                if model.has_attention:
+                    rows["attention"] = hyp.attention.numpy()
+                for pair in pairs:
+                    first, second = pair.split("_vs_")
+                    pairs[pair] += per_step_agreement(rows[first], rows[second])
+                for name in names:
+                    on_eos[name] += (np.argmax(rows[name], axis=1) == len(src) - 1).astype(float).tolist()
+                chance += [1.0 / len(src)] * len(hyp.tokens)
+                normalised.append(rows["saliency"])
+                raw.append(sal_raw[k])
+            checks += ig_checks
+            bar.update(len(batch))
     mean_norm, counts = gradient_by_distance(normalised, max_distance)
     mean_raw, _ = gradient_by_distance(raw, max_distance)
     return {
@@ -487,25 +838,55 @@ def evaluate_model(
         },
         "agreement": {name: _agreement_summary(rows, chance) for name, rows in pairs.items()},
         "top1_on_eos": {name: round(float(np.mean(values)), 4) if values else None for name, values in on_eos.items()},
-        "num_sentences": len(normalised),
+        "integrated_gradients_completeness": _completeness_summary(checks),
+        "num_sentences": len(kept),
     }
+
+
+def _evaluate_named_model(
+    folder: str | Path,
+    name: str,
+    sources: list[list[int]],
+    n_steps: int,
+    progress: bool,
+    position: int,
+    model: Seq2Seq | None = None,
+) -> tuple[str, dict]:
+    """Greedy-translate ``sources`` with model ``name`` of ``folder`` (loaded here unless given) and run
+    :func:`evaluate_model` on them; its wall time goes into the result as ``"seconds"``."""
+    from attention_demo.decoding import translate_ids
+    from attention_demo.model_repo import load_model
+
+    started = time.perf_counter()
+    model = load_model(folder, name) if model is None else model
+    hypotheses = [h[0] for h in translate_ids(model, sources, beam_size=1)]
+    numbers = evaluate_model(
+        model, sources, hypotheses, n_steps=n_steps, progress=name if progress else None, position=position
+    )
+    numbers["seconds"] = round(time.perf_counter() - started, 1)
+    return name, numbers
 
 
 def evaluate_folder(
     folder: str | Path,
     dataset_name: str,
-    max_samples: int = 200,
+    max_samples: int | None = None,
     split: str = "test",
     names: Sequence[str] | None = None,
     dataset_config_name: str | None = None,
+    n_steps: int = IG_STEPS,
+    progress: bool = True,
+    processes: int = 1,
 ) -> dict:
     """Run :func:`evaluate_model` for every model of ``folder`` on the first ``max_samples`` sentences of ``split``
-    (greedy translations) and merge the result into ``metrics.json`` under ``"evidence"`` (other keys untouched).
+    (all of them by default; greedy translations) and merge the result into ``metrics.json`` under ``"evidence"``
+    (other keys untouched). ``progress``: a progress bar per model (on stderr); ``processes``: how many models are
+    evaluated at once, each in its own worker process.
 
-    Returns the ``"evidence"`` dict.
+    Returns the ``"evidence"`` dict; its ``"seconds"`` is the wall time of the whole run, each model's ``"seconds"``
+    its own.
     """
     from attention_demo.data import load_parallel_data
-    from attention_demo.decoding import translate_ids
     from attention_demo.model_repo import METRICS_FILE, read_json, write_json_atomic
     from attention_demo.translate import Translator
 
@@ -522,22 +903,38 @@ def evaluate_folder(
         "num_sentences": len(sources),
         "decoding": "greedy",
         "method": {
-            "saliency": "gradient x input L2 norm on the source embeddings, teacher-forced on the greedy output, "
-            "each output row normalised to sum 1",
+            "library": f"captum {captum.__version__}",
+            "saliency": "gradient x input (captum LayerGradientXActivation on the encoder's embedding layer), L2 norm "
+            "over the embedding, teacher-forced on the greedy output, each output row normalised to sum 1",
+            "integrated_gradients": f"captum LayerIntegratedGradients on the encoder's embedding layer, {n_steps} "
+            f"{IG_QUADRATURE} steps, doubled for an output step until its completeness error is under "
+            f"{COMPLETENESS_TOLERANCE:.0%} (at most {IG_MAX_STEPS}), summed over the embedding (signed, nats); "
+            "baseline: every source piece, </s> included, replaced by <pad>, whose embedding is the zero vector (same "
+            "length and mask)",
             "occlusion": "drop in the output token's teacher-forced log-probability when one source piece is "
-            "replaced by <unk> (every piece, </s> included)",
+            "replaced by <unk> (captum FeatureAblation; every piece, </s> included)",
             "agreement": "per output step: Kendall tau-b, top-1 match, Jensen-Shannon divergence (bits; rows "
             "clipped at 0 and normalised)",
+            "completeness": "|sum of a row's Integrated Gradients - (f(x) - f(baseline))| / |f(x) - f(baseline)|, "
+            "f = the output token's log-probability; the numerator is captum's convergence delta",
             "distance": "|i - t| between source piece i and output position t, in subword positions",
             "coverage_flags": {"dropped_below": DROPPED_BELOW, "repeated_above": REPEATED_ABOVE},
         },
+        "ig_steps": n_steps,
         "models": {},
     }
-    for name, model in translator.models.items():
-        model_started = time.perf_counter()
-        hypotheses = [h[0] for h in translate_ids(model, sources, beam_size=1)]
-        evidence["models"][name] = evaluate_model(model, sources, hypotheses)
-        logger.info("evidence for %s: %.1f s", name, time.perf_counter() - model_started)
+    jobs = [(folder, name, sources, n_steps, progress, k % processes) for k, name in enumerate(translator.models)]
+    if processes > 1 and len(jobs) > 1:
+        # One model per worker process (each single-threaded under OMP_NUM_THREADS=1), so that the models use all
+        # cores; "spawn", because forking a process that has run torch can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(processes, len(jobs)), mp_context=context) as pool:
+            results = list(pool.map(_evaluate_named_model, *zip(*jobs)))
+    else:
+        results = [_evaluate_named_model(*job, model=translator.models[job[1]]) for job in jobs]
+    for name, numbers in results:
+        evidence["models"][name] = numbers
+        logger.info("evidence for %s: %.1f s", name, numbers["seconds"])
     evidence["seconds"] = round(time.perf_counter() - started, 1)
     path = Path(folder) / METRICS_FILE
     metrics = read_json(path, default={}) or {}
@@ -566,9 +963,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", type=cli.nonempty, default="test", help="train, validation (or val) or test")
     samples = cli.Number(int, minimum=1)
     parser.add_argument(
-        "--max_samples", type=samples, default=200, help=f"the first N sentences of the split; {samples.describe()}"
+        "--max_samples",
+        type=samples,
+        default=None,
+        help=f"the first N sentences of the split (default: all); {samples.describe()}",
+    )
+    steps = cli.Number(int, minimum=1, maximum=1000)
+    parser.add_argument(
+        "--ig_steps",
+        type=steps,
+        default=IG_STEPS,
+        help=f"Integrated Gradients' quadrature points (default {IG_STEPS}); {steps.describe()}",
     )
     parser.add_argument("--names", nargs="*", type=cli.nonempty, default=None, help="models to evaluate (default: all)")
+    workers = cli.Number(int, minimum=1, maximum=64)
+    parser.add_argument(
+        "--processes",
+        type=workers,
+        default=1,
+        help=f"models evaluated at once, one worker process each (2 on 2 cores); {workers.describe()}",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return cli.report_failures(lambda: _corpus_command(args), debug=args.debug, expected=(ModelLoadError, DatasetError))
@@ -582,12 +996,21 @@ def _corpus_command(args: argparse.Namespace) -> int:
     folder = cli.local_model_folder(args.model, "the evidence (metrics.json)")
     dataset_source(args.dataset_name)  # a missing folder or an unreachable Hub fails before any model is loaded
     evidence = evaluate_folder(
-        folder, args.dataset_name, args.max_samples, args.split, args.names, args.dataset_config_name
+        folder,
+        args.dataset_name,
+        args.max_samples,
+        args.split,
+        args.names,
+        args.dataset_config_name,
+        args.ig_steps,
+        processes=args.processes,
     )
     for name, numbers in evidence["models"].items():
         parts = [f"{pair}: tau {a['kendall_tau']['mean']}, top-1 {a['top1']['mean']}, JSD {a['jsd']['mean']}"
                  for pair, a in numbers["agreement"].items()]  # fmt: skip
-        print(f"{name}: " + "; ".join(parts))
+        error = numbers["integrated_gradients_completeness"].get("relative_error", {})
+        parts.append(f"IG completeness error: median {error.get('median')}, max {error.get('max')}")
+        print(f"{name} ({numbers['seconds']} s): " + "; ".join(parts))
     print(f"{evidence['num_sentences']} sentences in {evidence['seconds']} s; written to {folder}/metrics.json")
     return 0
 

@@ -338,12 +338,75 @@ def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(demo
     assert list(agreement.columns) == text.AGREEMENT_COLUMNS
     assert len(agreement) == len(candidate.pieces) + 1 and agreement["output"].iloc[0] == text.MEAN_ROW
     top1 = (attention.argmax(axis=1) == saliency.argmax(axis=1)).astype(float)
-    assert list(agreement["top-1 vs saliency"].iloc[1:]) == [f"{v:.3f}" for v in top1]
-    assert agreement["top-1 vs saliency"].iloc[0] == f"{top1.mean():.3f}"
+    assert list(agreement["top-1"].iloc[1:]) == [f"{v:.3f}" for v in top1]
+    assert agreement["top-1"].iloc[0] == f"{top1.mean():.3f}"
     assert len(evidence_view.steps) == len(candidate.pieces)
     assert len(evidence_view.sources) == len(shown.source_pieces)
     assert "not proof" in evidence_view.notice
     assert demo.evidence_view(None, 0, merge).notice == text.TRANSLATE_FIRST
+
+
+@pytest.mark.parametrize("method", evidence.ATTRIBUTION_METHODS)
+def test_evidence_view_shows_the_picked_attribution_and_its_agreement(demo: AttentionDemo, method: str) -> None:
+    """Each method of the picker: both maps are that method's attribution (evidence.attribution, computed here),
+    drawn as the shares of each row's positive part; the table and the notice give attention's agreement with it."""
+    view = demo.translate(SENTENCE, "dot", 2)
+    shown = view.shown
+    candidate = shown.candidates[0]
+    found = demo.evidence_view(shown, 0, False, method)
+    assert found.method == method
+    models = demo.translator.models
+    ours = evidence.attribution(models["dot"], shown.source_ids, candidate.hypothesis.tokens, method)
+    base = evidence.attribution(models[BASELINE], shown.source_ids, shown.baseline.hypothesis.tokens, method)
+    for heatmap_data, matrix in ((found.saliency, ours), (found.baseline_saliency, base)):
+        positive = np.clip(matrix, 0, None)
+        np.testing.assert_allclose(heatmap_data.matrix, positive / positive.sum(axis=1, keepdims=True), atol=1e-6)
+        assert text.METHOD_NAMES[method] in heatmap_data.title
+    if method != views.DEFAULT_METHOD:
+        assert (ours < 0).any()  # signed: the map shows the positive part only
+    steps = evidence.per_step_agreement(candidate.hypothesis.attention.numpy(), ours)
+    table = found.agreement_table
+    assert list(table["Kendall τ"].iloc[1:]) == [f"{s['kendall_tau']:.3f}" for s in steps]
+    assert list(table["JSD"].iloc[1:]) == [f"{s['jsd']:.3f}" for s in steps]
+    top1 = np.mean([s["top1"] for s in steps])
+    assert f"with {text.METHOD_NAMES[method]}: τ = " in found.notice and f"top-1 = {top1:.2f}." in found.notice
+
+
+def test_evidence_notice_quotes_the_corpus_agreement_of_the_picked_method(demo: AttentionDemo) -> None:
+    """With corpus evidence in metrics.json, the notice adds that model's test-set agreement with the picked method
+    (the tiny folder has none: then nothing is added)."""
+    shown = demo.translate(SENTENCE, "additive", 1).shown
+    assert "test sentences" not in demo.evidence_view(shown, 0, False, "integrated_gradients").notice
+    pair = {"kendall_tau": {"mean": 0.123}, "top1": {"mean": 0.456}}
+    with_corpus = AttentionDemo.__new__(AttentionDemo)
+    with_corpus.__dict__.update(demo.__dict__)
+    agreement = {"attention_vs_integrated_gradients": pair, "attention_vs_saliency": {"kendall_tau": {"mean": 0.9}}}
+    with_corpus.metrics = {"evidence": {"num_sentences": 1000, "models": {"additive": {"agreement": agreement}}}}
+    notice = with_corpus.evidence_view(shown, 0, False, "integrated_gradients").notice
+    assert "Over 1000 test sentences (metrics.json), additive agrees with Integrated Gradients at τ = 0.12, " \
+           "top-1 = 0.46." in notice  # fmt: skip
+    assert "test sentences" not in with_corpus.evidence_view(shown, 0, False, "gradient_x_input").notice  # no top-1
+
+
+def test_picking_a_method_recomputes_the_evidence_tab(built: tuple, demo: AttentionDemo) -> None:
+    """The method picker and the tab share one handler: it recomputes when the method (or the hypothesis) changes
+    and returns nothing when the tab already shows what is asked."""
+    blocks, ui = built
+    tab = ui.evidence
+    fn = next(f for f in blocks.fns.values() if (tab.method._id, "input") in f.targets)  # picking a method runs it
+    opening = next(f for f in blocks.fns.values() if (tab.tab._id, "select") in f.targets)  # and opening the tab
+    assert opening.fn is fn.fn and tab.method in fn.inputs and tab.method in opening.inputs
+    shown = demo.translate(SENTENCE, "general", 2).shown
+    first = fn.fn(shown, 0, False, None, "gradient_x_input")
+    assert text.METHOD_NAMES["gradient_x_input"] in first[tab.saliency]["title"]
+    assert fn.fn(shown, 0, False, first[ui.evidence_key], "gradient_x_input") == {}
+    picked = fn.fn(shown, 0, False, first[ui.evidence_key], "occlusion")
+    assert text.METHOD_NAMES["occlusion"] in picked[tab.saliency]["title"]
+    expected = demo.evidence_view(shown, 0, False, "occlusion")
+    assert picked[tab.saliency]["matrix"] == expected.saliency.to_json()["matrix"]
+    assert picked[ui.evidence_key] != first[ui.evidence_key]
+    assert [value for _, value in tab.method.choices] == list(evidence.ATTRIBUTION_METHODS)
+    assert tab.method.value == views.DEFAULT_METHOD
 
 
 @pytest.mark.parametrize("mode", ["own", "uniform", "one_word", "permuted", "nonsense"])
@@ -552,4 +615,5 @@ def test_each_models_saliency_is_computed_once_per_request(
     shown = demo.translate(SENTENCE, "additive", 2).shown
     view = demo.evidence_view(shown, 0, merge=False, method="no-such-method")  # an unknown method: the default
     models = demo.translator.models
-    assert view.method == views.DEFAULT_METHOD and calls == [models[BASELINE], models["additive"]]
+    assert view.method == views.DEFAULT_METHOD
+    assert sorted(map(id, calls)) == sorted(map(id, [models[BASELINE], models["additive"]]))  # side by side: any order

@@ -190,6 +190,20 @@ def test_the_other_tabs_compute_when_opened(page: Page) -> None:
     expect(page.locator("#evolution td.ad-cell").first).to_be_visible()
 
 
+def test_picking_an_attribution_method_redraws_both_maps(page: Page) -> None:
+    """The evidence tab opens on gradient × input; picking occlusion redraws both maps with it and says so."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name=text.TAB_EVIDENCE).click()
+    gradient, occlusion = text.METHOD_NAMES["gradient_x_input"], text.METHOD_NAMES["occlusion"]
+    expect(page.locator("#saliency .ad-title")).to_contain_text(gradient)
+    label = next(label for label, value in text.METHOD_CHOICES if value == "occlusion")
+    page.locator("#evidence-method").get_by_label(label).check()
+    expect(page.locator("#saliency .ad-title")).to_contain_text(occlusion)
+    expect(page.locator("#baseline-saliency .ad-title")).to_contain_text(occlusion)
+    expect(page.locator("#evidence-status textarea")).to_have_value(re.compile(f"with {occlusion}: τ = "))
+
+
 def test_phone_width_keeps_tables_and_heatmaps_readable(browser: Browser, app_url: str) -> None:
     """At 390 px the page does not scroll sideways; tables and heatmaps scroll inside themselves instead of
     squeezing their columns."""

@@ -235,3 +235,10 @@ def test_missing_split_names_available_splits(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"no 'validation' split; it has: (train, test|test, train)\."):
         load_parallel_data(str(folder), "de", "en")
     assert isinstance(DatasetError("x"), ValueError)
+
+
+def test_parallel_corpus_take_cuts_both_sides() -> None:
+    """take(n) keeps the first n aligned pairs on both sides; take(None) keeps everything."""
+    corpus = ParallelCorpus(["a", "b", "c"], ["x", "y", "z"])
+    assert (corpus.take(2).source, corpus.take(2).target) == (["a", "b"], ["x", "y"])
+    assert len(corpus.take(2)) == 2 and len(corpus.take(None)) == 3 and corpus.take(None).target == ["x", "y", "z"]

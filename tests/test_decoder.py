@@ -209,3 +209,68 @@ def test_decoder_computes_the_documented_equations(
     else:
         torch.testing.assert_close(out.scores, scores)
         torch.testing.assert_close(out.attention, weights)
+
+
+@pytest.mark.parametrize("attention_type", ["general", "additive", None])
+@pytest.mark.parametrize(
+    "design",
+    [
+        {"input_feeding": True},
+        {"attention_placement": "bahdanau"},
+        {"attention_placement": "bahdanau", "input_feeding": True, "num_layers": 2},
+        {"input_feeding": True, "summary_input": False},
+    ],
+    ids=["input_feeding", "bahdanau", "bahdanau_feeding_2_layers", "feeding_without_summary"],
+)
+def test_step_by_step_designs_compute_the_documented_equations(
+    tiny_model: Callable[..., Seq2Seq], attention_type: str | None, design: dict
+) -> None:
+    """The step-by-step designs written out one step at a time from the module docstring, carrying the GRU state
+    and s~ by hand: the GRU reads [E y_{t-1} ; z] (z only with summary_input), then s~_{t-1} (input feeding, s~_0 = 0),
+    then with Bahdanau placement c_t = Attention(s_{t-1}) (top layer); with Luong placement c_t = Attention(s_t)."""
+    model = tiny_model(attention_type, seed=8, **design)
+    decoder, config = model.decoder, model.config
+    src, mask, tgt_in = _inputs()
+    with torch.no_grad():
+        annotations, summary = model.encoder(src, mask)
+        rnn_state = torch.tanh(decoder.init_hidden(summary)).unsqueeze(0).repeat(config.num_layers, 1, 1)
+        feed = torch.zeros(src.size(0), config.embedding_size)
+
+        def attend(query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+            if attention_type is None:
+                return summary.unsqueeze(1), None, None
+            scores = _scores_by_hand(model, query, annotations)  # (B, 1, S)
+            weights = torch.softmax(scores.masked_fill(~mask.unsqueeze(1), float("-inf")), dim=-1)
+            return weights @ annotations, weights, scores
+
+        logits, all_weights, all_scores = [], [], []
+        for t in range(tgt_in.size(1)):
+            parts = [decoder.embedding(tgt_in[:, t : t + 1])]
+            if config.summary_input:
+                parts.append(summary.unsqueeze(1))
+            if config.input_feeding:
+                parts.append(feed.unsqueeze(1))
+            if config.attention_placement == "bahdanau":
+                context, weights, scores = attend(rnn_state[-1].unsqueeze(1))
+                state, rnn_state = decoder.rnn(torch.cat([*parts, context], dim=-1), rnn_state)
+            else:
+                state, rnn_state = decoder.rnn(torch.cat(parts, dim=-1), rnn_state)
+                context, weights, scores = attend(state)
+            attentional = torch.tanh(decoder.combine_context(torch.cat([state, context], dim=-1)))  # (B, 1, emb)
+            feed = attentional[:, 0]
+            logits.append(decoder.output(attentional))
+            all_weights.append(weights)
+            all_scores.append(scores)
+        out = model(src, mask, tgt_in)
+    torch.testing.assert_close(out.logits, torch.cat(logits, dim=1))
+    torch.testing.assert_close(out.hidden.rnn, rnn_state)
+    if attention_type is None:
+        assert out.attention is None and out.scores is None
+    else:
+        torch.testing.assert_close(out.attention, torch.cat(all_weights, dim=1))
+        torch.testing.assert_close(out.scores, torch.cat(all_scores, dim=1))
+
+
+def test_unknown_placement_is_a_clear_error(tiny_config: Callable[..., object]) -> None:
+    with pytest.raises(ValueError, match=r"^Unknown attention placement 'sideways'; choose one of luong, bahdanau\.$"):
+        Seq2Seq(tiny_config("dot", attention_placement="sideways"))

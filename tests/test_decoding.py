@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 import torch
 from conftest import ALL_ATTENTION_TYPES, random_sources, reference_beam, reference_greedy, teacher_forced
+from test_decoder import DESIGNS
 
 from attention_demo.data import MAX_TARGET_TOKENS, decoder_input, pad
 from attention_demo.decoding import Hypothesis, beam_search, greedy_search, output_caps, translate_ids
@@ -25,8 +26,8 @@ MODEL_TYPES = [*ALL_ATTENTION_TYPES, None]
 def eos_biased_model(tiny_model: Callable[..., Seq2Seq]) -> Callable[..., Seq2Seq]:
     """Factory: a seeded tiny model whose output bias favours </s> (by EOS_BIAS[attention_type])."""
 
-    def build(attention_type: str | None, seed: int = 0) -> Seq2Seq:
-        model = tiny_model(attention_type, seed=seed)
+    def build(attention_type: str | None, seed: int = 0, **overrides: object) -> Seq2Seq:
+        model = tiny_model(attention_type, seed=seed, **overrides)
         with torch.no_grad():
             model.decoder.output.bias[EOS_ID] += EOS_BIAS[attention_type]
         return model
@@ -213,15 +214,19 @@ def test_override_weights_replaces_one_step_and_decoding_goes_on_from_it(
     assert [h.tokens for h in changed] != [h.tokens for h in plain], "the one-hot step should change some output"
 
 
-@pytest.mark.parametrize("attention_type", MODEL_TYPES)
+@pytest.mark.parametrize(
+    ("attention_type", "design"),
+    [(t, "luong") for t in MODEL_TYPES] + [("general", d) for d in DESIGNS if d != "luong"] + [(None, "input_feeding")],
+)
 def test_beam_search_equals_a_brute_force_reference(
-    eos_biased_model: Callable[..., Seq2Seq], attention_type: str | None
+    eos_biased_model: Callable[..., Seq2Seq], attention_type: str | None, design: str
 ) -> None:
     """Batched beam search keeps, for every sentence, the same hypotheses with the same scores as a one-sentence
     beam search written out with plain lists and full teacher-forced passes; each hypothesis's token
-    log-probabilities and attention are the teacher-forced ones of its tokens."""
+    log-probabilities and attention are the teacher-forced ones of its tokens. For every decoder design: whatever
+    the decoder carries from step to step must follow its beam when beams are reordered."""
     beam_size = 3
-    model = eos_biased_model(attention_type, seed=7)
+    model = eos_biased_model(attention_type, seed=7, **DESIGNS[design])
     sources = random_sources(SOURCE_LENGTHS, seed=5)
     src, mask = pad(sources)
     mixed = 0
@@ -258,16 +263,26 @@ def test_hypothesis_words_and_normalized_score() -> None:
     assert Hypothesis([EOS_ID], -2.0, [-2.0], None).words == []
 
 
-def test_translate_ids_passes_the_length_penalty_on(eos_biased_model: Callable[..., Seq2Seq]) -> None:
-    """translate_ids ranks beams with the given length penalty, exactly as beam_search does."""
-    model = eos_biased_model("dot", seed=1)
-    sources = random_sources([4, 6], seed=8)
+def test_translate_ids_passes_beam_size_and_length_penalty_on(eos_biased_model: Callable[..., Seq2Seq]) -> None:
+    """translate_ids is greedy search by default and beam search from 2 beams on, ranking the beams with the given
+    length penalty exactly as beam_search does (the exponents here give different orders)."""
+    model = eos_biased_model("additive")
+    sources = random_sources(SOURCE_LENGTHS, seed=1)
+    orders = set()
     for penalty in (0.0, 2.0):
         results = translate_ids(model, sources, beam_size=4, length_penalty=penalty)
         for source, hyps in zip(sources, results):
             src, mask = pad([source])
             (expected,) = beam_search(model, src, mask, beam_size=4, length_penalty=penalty)
             assert [h.tokens for h in hyps] == [h.tokens for h in expected]
+        orders.add(tuple(tuple(h.tokens) for hyps in results for h in hyps))
+    assert len(orders) == 2
+    two = translate_ids(model, sources, beam_size=2)
+    assert all(len(hyps) == 2 for hyps in two)
+    greedy = translate_ids(model, sources)
+    src, mask = pad(sources)
+    assert [hyps[0].tokens for hyps in greedy] == [h.tokens for h in greedy_search(model, src, mask)]
+    assert all(len(hyps) == 1 for hyps in greedy)
 
 
 @pytest.mark.parametrize("attention_type", ["additive", "dot", None])

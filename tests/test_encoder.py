@@ -74,11 +74,10 @@ def test_trailing_padding_columns_keep_the_width(tiny_model: Callable[..., Seq2S
     torch.testing.assert_close(summary, narrow_summary)
 
 
-def test_padding_embedding_is_zero_and_dropout_only_in_training(tiny_model: Callable[..., Seq2Seq]) -> None:
-    """The padding id embeds to zeros; with dropout the annotations lose entries in training mode (zeros among the
-    real positions) and never in eval mode, where encoding is deterministic."""
+def test_dropout_on_the_annotations_only_in_training(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """With dropout the annotations lose entries in training mode (zeros among the real positions) and never in eval
+    mode, where encoding is deterministic."""
     encoder = tiny_model("additive", dropout=0.5).encoder
-    assert (encoder.embedding.weight[0] == 0).all()
     src, mask = pad(random_sources([9, 9], seed=4))
     torch.manual_seed(0)
     evaluated, _ = encoder(src, mask)

@@ -10,6 +10,7 @@ from conftest import ALL_ATTENTION_TYPES, UNIT_MODEL_SIZES, UNIT_VOCAB_SIZE, ran
 
 from attention_demo.data import collate
 from attention_demo.model import ModelConfig, Seq2Seq
+from attention_demo.tokenizer import PAD_ID
 
 
 def _num_parameters(module: torch.nn.Module) -> int:
@@ -83,3 +84,24 @@ def test_dot_model_with_mismatched_sizes_is_a_clear_error(tiny_config: Callable[
     """A dot model whose decoder size is not 2 * encoder size fails at construction with an actionable message."""
     with pytest.raises(ValueError, match="decoder_hidden_size to 2 \\* encoder_hidden_size"):
         Seq2Seq(tiny_config("dot", decoder_hidden_size=12))
+
+
+def test_stacked_layers_add_exactly_one_gru_layer_each(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """num_layers=2 adds one more GRU layer to the encoder (both directions, reading 2H-wide annotations) and to the
+    decoder (reading its H-wide states), and nothing else: 3 gates, input and recurrent weights and two biases."""
+    enc, dec = UNIT_MODEL_SIZES["encoder_hidden_size"], UNIT_MODEL_SIZES["decoder_hidden_size"]
+
+    def gru_layer(input_size: int, hidden: int) -> int:
+        return 3 * (hidden * input_size + hidden * hidden + 2 * hidden)
+
+    added = _num_parameters(tiny_model("additive", num_layers=2)) - _num_parameters(tiny_model("additive"))
+    assert added == 2 * gru_layer(2 * enc, enc) + gru_layer(dec, dec)
+
+
+def test_padding_embeds_to_zero_on_both_sides(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """The padding id's source and target embeddings are zero (and get no gradient), so padding carries nothing."""
+    model = tiny_model("dot").train()
+    for embedding in (model.encoder.embedding, model.decoder.embedding):
+        assert (embedding.weight[PAD_ID] == 0).all()
+        embedding(torch.tensor([[PAD_ID, 5]])).sum().backward()
+        assert (embedding.weight.grad[PAD_ID] == 0).all() and (embedding.weight.grad[5] != 0).any()

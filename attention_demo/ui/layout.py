@@ -20,6 +20,7 @@ from attention_demo.ui import text
 from attention_demo.ui.heatmap import attention_heatmap
 from attention_demo.ui.views import (
     DEFAULT_BEAM,
+    DEFAULT_METHOD,
     EXAMPLES_SHOWN,
     MAX_BEAM,
     AttentionDemo,
@@ -120,6 +121,7 @@ class EvidenceTab:
     status: gr.Textbox
     coverage_plot: gr.Plot
     coverage_table: gr.Dataframe
+    method: gr.Radio
     saliency: gr.HTML
     baseline_saliency: gr.HTML
     agreement_table: gr.Dataframe
@@ -140,12 +142,15 @@ def build_evidence_tab() -> EvidenceTab:
             coverage_table = _table(text.COVERAGE_COLUMNS, text.COVERAGE_TABLE_LABEL, [120, 110, 90], scale=2)
         with gr.Accordion(text.SALIENCY_ACCORDION, open=True):
             gr.Markdown(text.EVIDENCE_NOTE)
+            method = gr.Radio(
+                text.METHOD_CHOICES, value=DEFAULT_METHOD, label=text.METHOD_LABEL, elem_id="evidence-method"
+            )
             with gr.Row():
                 with gr.Column(min_width=300):
                     saliency = attention_heatmap(elem_id="saliency")
                 with gr.Column(min_width=300):
                     baseline_saliency = attention_heatmap(elem_id="baseline-saliency")
-            agreement_table = _table(text.AGREEMENT_COLUMNS, text.AGREEMENT_TABLE_LABEL, [100] + [96] * 6)
+            agreement_table = _table(text.AGREEMENT_COLUMNS, text.AGREEMENT_TABLE_LABEL, [100] + [96] * 3)
         with gr.Accordion(text.SURGERY_ACCORDION, open=False):
             gr.Markdown(text.SURGERY_NOTE)
             with gr.Row():
@@ -156,7 +161,7 @@ def build_evidence_tab() -> EvidenceTab:
             surgery_status = gr.Textbox(label=text.SURGERY_STATUS_LABEL, interactive=False, lines=2)
             surgery_table = _table(text.SURGERY_COLUMNS, text.SURGERY_TABLE_LABEL, [220, 300, 110, 90, 70])
     return EvidenceTab(
-        tab, status, coverage_plot, coverage_table, saliency, baseline_saliency, agreement_table, surgery_step,
+        tab, status, coverage_plot, coverage_table, method, saliency, baseline_saliency, agreement_table, surgery_step,
         surgery_mode, surgery_source, surgery_button, surgery_status, surgery_table,
     )  # fmt: skip
 

@@ -7,7 +7,7 @@ Kept in one place so that the wording can be read, checked and changed without r
 
 from __future__ import annotations
 
-from attention_demo.evidence import DROPPED_BELOW, REPEATED_ABOVE
+from attention_demo.evidence import DROPPED_BELOW, METHOD_MEASURES, REPEATED_ABOVE
 from attention_demo.inspection import SCORE_EXPLANATIONS, SCORE_FORMULAS, SCORE_FORMULAS_PLAIN
 
 TITLE = "attention-demo: attention in neural machine translation"
@@ -54,11 +54,12 @@ OUTPUT_AXIS = "output (English)"
 SOURCE_AXIS = "source (German)"
 ATTENTION_WEIGHT = "attention weight α"
 SALIENCY_SHARE = "share of ‖grad × input‖"
+POSITIVE_SHARE = "share of the positive {method}"  # signed attributions, drawn as the shares of their positive part
 HEATMAP_TITLE = "{name} attention, hypothesis #{rank} ({unit})"
 SUBWORDS = "subwords"
 WORDS = "words"
-SALIENCY_TITLE = "{name}: gradient saliency"
-SALIENCY_TITLE_BASELINE = "{name}: gradient saliency (no attention)"
+SALIENCY_TITLE = "{name}: {method}"
+SALIENCY_TITLE_BASELINE = "{name}: {method} (no attention)"
 EVOLUTION_TITLE = "{name} after epoch {epoch}"
 EVOLUTION_TEXT = "Epoch {epoch}: {words}"
 NO_SNAPSHOTS = "No attention snapshots (attention_evolution.json) for this model."
@@ -108,23 +109,44 @@ COVERAGE_TABLE_LABEL = (
     f"Coverage: total attention per source piece (dropped < {DROPPED_BELOW}, repeated > {REPEATED_ABOVE}; </s> not "
     "flagged)"
 )
-SALIENCY_ACCORDION = "Gradient saliency and agreement (is attention an explanation?)"
-AGREEMENT_TABLE_LABEL = "Agreement of each attention row with saliency and with occlusion (subwords)"
-EVIDENCE_NOTE = """**Gradient saliency** (left: the attention model, right: the baseline, each on its own best
-translation): how strongly each output word's log-probability reacts to each source piece (‖gradient × input‖ on the
-source embeddings, rows normalised to sum 1). The baseline has no attention, but it has saliency. The table compares
-every attention row with saliency and with **occlusion** (the drop in the word's log-probability when that source
-piece is replaced by `<unk>`): Kendall τ (rank agreement, −1..1), top-1 (same strongest piece) and Jensen–Shannon
-divergence (0 = same distribution, 1 = disjoint). Agreement is evidence that the heatmap shows what the prediction
-used, not proof; whether attention is an explanation is disputed (Jain & Wallace 2019, *Attention is not Explanation*;
-Wiegreffe & Pinter 2019, *Attention is not not Explanation*)."""
+SALIENCY_ACCORDION = "Attribution and agreement (is attention an explanation?)"
+METHOD_LABEL = "Attribution method"
+# What the compared rows are called (attention_demo.evidence.MEASURES), and so the attribution methods
+# (evidence.ATTRIBUTION_METHODS) in titles and notices; the method picker's labels.
+MEASURE_NAMES = {
+    "attention": "attention",
+    "saliency": "gradient × input",
+    "integrated_gradients": "Integrated Gradients",
+    "occlusion": "occlusion",
+}
+METHOD_NAMES = {method: MEASURE_NAMES[measure] for method, measure in METHOD_MEASURES.items()}
+PAIR_LABEL = "{first} vs {second}"
+METHOD_CHOICES = [
+    ("gradient × input (fast)", "gradient_x_input"),
+    ("Integrated Gradients (slow: computed when picked)", "integrated_gradients"),
+    ("occlusion", "occlusion"),
+]
+AGREEMENT_TABLE_LABEL = "Agreement of each attention row with the chosen attribution (subwords)"
+EVIDENCE_NOTE = """**Attribution** (left: the attention model, right: the baseline, each on its own best
+translation): how much each output word's log-probability owes to each source piece, by the method you pick, each
+computed with captum on the source embeddings. **Gradient × input**: ‖gradient × input‖, a quick local estimate.
+**Integrated Gradients**: the gradient integrated from an all-`<pad>` (zero) source to the real one, so that a row adds
+up to the change of the log-probability (Sundararajan et al. 2017); many passes, so much slower. **Occlusion**: the
+drop of the log-probability when that source piece is replaced by `<unk>`. Integrated Gradients and occlusion are
+signed; the maps show each row's positive part as shares of it. The baseline has no attention, but it has
+attributions. The table compares every attention row with the attribution: Kendall τ (rank agreement, −1..1), top-1
+(same strongest piece) and Jensen–Shannon divergence (0 = same distribution, 1 = disjoint). Agreement is evidence that
+the heatmap shows what the prediction used, not proof; whether attention is an explanation is disputed (Jain & Wallace
+2019, *Attention is not Explanation*; Wiegreffe & Pinter 2019, *Attention is not not Explanation*)."""
 EVIDENCE_SUMMARY = (
-    "Mean agreement of the attention rows with {method}: τ = {tau:.2f}, top-1 = {top1:.2f}; with occlusion: "
-    "τ = {occlusion_tau:.2f}, top-1 = {occlusion_top1:.2f}. Coverage flags: {flags}. Agreement is evidence that a "
-    "heatmap points at what the prediction used, not proof."
+    "Mean agreement of the attention rows with {method}: τ = {tau:.2f}, top-1 = {top1:.2f}.{corpus} Coverage flags: "
+    "{flags}. Agreement is evidence that a heatmap points at what the prediction used, not proof."
+)
+EVIDENCE_CORPUS_MEANS = (
+    " Over {sentences} test sentences (metrics.json), {name} agrees with {method} at τ = {tau:.2f}, top-1 = {top1:.2f}."
 )
 NO_FLAGS = "none"
-ONLY_BASELINE_EVIDENCE = "This folder has no attention model: only the baseline's saliency is shown."
+ONLY_BASELINE_EVIDENCE = "This folder has no attention model: only the baseline's attribution is shown."
 COVERAGE_TITLE = "Coverage (red: probably dropped, orange: probably repeated)"
 FLAG_DROPPED = "dropped"
 FLAG_REPEATED = "repeated"
@@ -258,8 +280,7 @@ BEAM_FINISHED = "yes"
 BEAM_UNFINISHED = "no (length limit)"
 STEP_COLUMNS = ["source piece", "α_j", "‖α_j h_j‖", "share of c"]
 COVERAGE_COLUMNS = ["source", "total attention", "flag"]
-AGREEMENT_COLUMNS = ["output", "τ vs saliency", "top-1 vs saliency", "JSD vs saliency", "τ vs occlusion",
-                     "top-1 vs occlusion", "JSD vs occlusion"]  # fmt: skip
+AGREEMENT_COLUMNS = ["output", "Kendall τ", "top-1", "JSD"]
 SURGERY_COLUMNS = ["version", "translation", "log-probability", "per token", "tokens"]
 ALIGNMENT_COLUMNS = ["model", "AER", "precision", "recall", "</s> sink", "AER (own translation)"]
 ABLATION_COLUMNS = ["decoder design (additive, short budget)", "</s> sink", "null slot", "AER", "test BLEU"]

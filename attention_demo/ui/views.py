@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,10 @@ MODEL_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="model")
 logger = logging.getLogger(__name__)
 _SERIALS = itertools.count()
 
-# Attribution methods of the evidence view: name -> (words for the notice, (model, source ids, output ids) -> (T, S)
-# rows that sum to 1). More methods (Integrated Gradients, occlusion as a map) go here; the view takes the name.
+# Attribution methods of the evidence view (those of attention_demo.evidence): name -> (words for titles and notices,
+# (model, source ids, output ids) -> (T, S) attribution). The default is the cheapest; the others run when picked.
 ATTRIBUTION_METHODS: dict[str, tuple[str, Callable[[Seq2Seq, Sequence[int], Sequence[int]], np.ndarray]]] = {
-    "gradient_x_input": ("gradient saliency", evidence.saliency),
+    name: (text.METHOD_NAMES[name], partial(evidence.attribution, method=name)) for name in evidence.ATTRIBUTION_METHODS
 }
 DEFAULT_METHOD = "gradient_x_input"
 
@@ -335,17 +336,17 @@ def coverage_view(attention: np.ndarray, source_pieces: Sequence[str], merge: bo
 
 
 def agreement_table(
-    attention: np.ndarray, attribution: np.ndarray, occlusion: np.ndarray, labels: Sequence[str]
+    attention: np.ndarray, attribution: np.ndarray, labels: Sequence[str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per output step (plus a mean row first): agreement of each attention row with the attribution and with
-    occlusion, all three ``(T, S)``; ``labels`` name the ``T`` output steps.
+    """Per output step (plus a mean row first): agreement of each attention row with the attribution, both
+    ``(T, S)``; ``labels`` name the ``T`` output steps.
 
-    Returns the table (cells as text, "n/a" where a measure is undefined) and the column means ``(6,)``: τ, top-1,
-    JSD against the attribution, then against occlusion (NaN where no step has a value).
+    Returns the table (cells as text, "n/a" where a measure is undefined) and the column means ``(3,)``: τ, top-1
+    and JSD (NaN where no step has a value).
     """
     keys = ("kendall_tau", "top1", "jsd")
-    steps = zip(evidence.per_step_agreement(attention, attribution), evidence.per_step_agreement(attention, occlusion))
-    numbers = np.array([[a[k] for k in keys] + [b[k] for k in keys] for a, b in steps], dtype=float).reshape(-1, 6)
+    steps = evidence.per_step_agreement(attention, attribution)
+    numbers = np.array([[step[k] for k in keys] for step in steps], dtype=float).reshape(-1, 3)
     means = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in numbers.T])
     rows = [[text.MEAN_ROW, *means]] + [[label, *values] for label, values in zip(labels, numbers)]
     cells = [[r[0], *[f"{v:.3f}" if np.isfinite(v) else text.NOT_AVAILABLE for v in r[1:]]] for r in rows]
@@ -551,28 +552,42 @@ class AttentionDemo:
         self, shown: Shown | None, hypothesis: Any, merge: bool, method: str = DEFAULT_METHOD
     ) -> EvidenceView:
         """Coverage, the attribution maps of both models (``method``, one of ``ATTRIBUTION_METHODS``) and the
-        agreement of attention with the attribution and with occlusion, for the shown hypothesis.
+        agreement of attention with that attribution, for the shown hypothesis.
 
-        Each map is computed once (a few teacher-forced passes) and used for both the heatmap and the agreement.
+        Each map is computed once and used for both the heatmap and the agreement; the baseline's runs in another
+        thread, side by side with the attention model's (torch releases the GIL while it computes).
         """
         if shown is None or not shown.candidates:
             return EvidenceView(text.TRANSLATE_FIRST)
         method = method if method in ATTRIBUTION_METHODS else DEFAULT_METHOD
-        method_words, attribute = ATTRIBUTION_METHODS[method]
+        attribute = ATTRIBUTION_METHODS[method][1]
         view = EvidenceView("", method=method)
         source_labels = piece_labels(shown.source_pieces)
         view.sources = [(f"{j + 1}. {label}", j) for j, label in enumerate(source_labels)]
-        if shown.baseline is not None and shown.baseline.hypothesis.tokens:
-            matrix = attribute(self.translator.models[BASELINE], shown.source_ids, shown.baseline.hypothesis.tokens)
-            view.baseline_saliency = self._attribution_heatmap(shown, shown.baseline, BASELINE, matrix, merge)
+        baseline = shown.baseline if shown.baseline is not None and shown.baseline.hypothesis.tokens else None
+        later = None
+        if baseline is not None:
+            later = MODEL_THREADS.submit(
+                attribute, self.translator.models[BASELINE], shown.source_ids, baseline.hypothesis.tokens
+            )
+        try:
+            self._attention_evidence(view, shown, hypothesis, merge, method)
+        finally:
+            matrix = None if later is None else later.result()  # (T_baseline, S); also waited for on an error
+        if baseline is not None:
+            view.baseline_saliency = self._attribution_heatmap(shown, baseline, BASELINE, matrix, merge, method)
+        return view
+
+    def _attention_evidence(self, view: EvidenceView, shown: Shown, hypothesis: Any, merge: bool, method: str) -> None:
+        """The attention model's part of :meth:`evidence_view`: coverage, its attribution map and the agreement."""
         if shown.attention_type is None:
             view.notice = text.ONLY_BASELINE_EVIDENCE
-            return view
+            return
         candidate = shown.candidates[index(hypothesis, len(shown.candidates))]
         tokens = candidate.hypothesis.tokens
         if not tokens:
             view.notice = text.EMPTY_HYPOTHESIS
-            return view
+            return
         view.steps = [(f"{t + 1}. {label}", t) for t, label in enumerate(piece_labels(candidate.pieces))]
         attention = candidate.hypothesis.attention.numpy()  # (T, S)
         view.coverage = cover = coverage_view(attention, shown.source_pieces, merge)
@@ -585,29 +600,48 @@ class AttentionDemo:
             columns=text.COVERAGE_COLUMNS,
         )
         model = self.translator.models[shown.attention_type]
-        attribution = attribute(model, shown.source_ids, tokens)  # (T, S), once: heatmap and agreement
-        view.saliency = self._attribution_heatmap(shown, candidate, shown.attention_type, attribution, merge)
-        occlusion = evidence.occlusion(model, shown.source_ids, tokens)
-        view.agreement_table, means = agreement_table(attention, attribution, occlusion, piece_labels(candidate.pieces))
+        attribution = ATTRIBUTION_METHODS[method][1](model, shown.source_ids, tokens)  # (T, S): heatmap and agreement
+        view.saliency = self._attribution_heatmap(shown, candidate, shown.attention_type, attribution, merge, method)
+        view.agreement_table, means = agreement_table(attention, attribution, piece_labels(candidate.pieces))
         flagged = [f"{label} ({flag})" for label, flag in zip(cover.labels, cover.flags) if flag]
         view.notice = text.EVIDENCE_SUMMARY.format(
-            method=method_words, tau=means[0], top1=means[1], occlusion_tau=means[3], occlusion_top1=means[4],
+            method=text.METHOD_NAMES[method], tau=means[0], top1=means[1],
+            corpus=self._corpus_agreement(shown.attention_type, method),
             flags=", ".join(flagged) if flagged else text.NO_FLAGS,
         )  # fmt: skip
-        return view
+
+    def _corpus_agreement(self, name: str, method: str) -> str:
+        """How model ``name``'s attention agrees with ``method`` over the test set (metrics.json "evidence"), as a
+        sentence for the notice; empty when the corpus command has not stored it."""
+        found = (self.metrics or {}).get("evidence") or {}
+        pair = (((found.get("models") or {}).get(name) or {}).get("agreement") or {}).get(
+            f"attention_vs_{evidence.METHOD_MEASURES[method]}"
+        )
+        tau, top1 = ((pair or {}).get(key, {}).get("mean") for key in ("kendall_tau", "top1"))
+        if tau is None or top1 is None:
+            return ""
+        return text.EVIDENCE_CORPUS_MEANS.format(
+            sentences=found.get("num_sentences"), name=name, method=text.METHOD_NAMES[method], tau=tau, top1=top1
+        )
 
     @staticmethod
     def _attribution_heatmap(
-        shown: Shown, candidate: Candidate, name: str, matrix: np.ndarray, merge: bool
+        shown: Shown, candidate: Candidate, name: str, matrix: np.ndarray, merge: bool, method: str
     ) -> HeatmapData:
-        """The ``(T, S)`` attribution ``matrix`` of ``candidate`` (translated by model ``name``) as a heatmap."""
+        """The ``(T, S)`` attribution ``matrix`` of ``candidate`` (translated by model ``name``) as a heatmap: per
+        word when ``merge`` (pieces summed), every row's positive part as shares of it (gradient x input is never
+        negative, so its rows are unchanged shares)."""
         if merge:
             matrix, source_words, output_words = merge_attention(matrix, shown.source_pieces, candidate.pieces)
             columns, rows = word_labels(source_words), word_labels(output_words)
         else:
             columns, rows = piece_labels(shown.source_pieces), piece_labels(candidate.pieces)
-        title = (text.SALIENCY_TITLE_BASELINE if name == BASELINE else text.SALIENCY_TITLE).format(name=name)
-        return HeatmapData(matrix, rows, columns, title=title, value_label=text.SALIENCY_SHARE)
+        words = text.METHOD_NAMES[method]
+        title = (text.SALIENCY_TITLE_BASELINE if name == BASELINE else text.SALIENCY_TITLE).format(
+            name=name, method=words
+        )
+        label = text.SALIENCY_SHARE if method == DEFAULT_METHOD else text.POSITIVE_SHARE.format(method=words)
+        return HeatmapData(evidence.row_shares(matrix), rows, columns, title=title, value_label=label)
 
     @staticmethod
     def _attention_hypothesis(
@@ -727,14 +761,18 @@ class AttentionDemo:
     def evidence_summary(self) -> pd.DataFrame:
         """Corpus agreement means per model and comparison from metrics.json "evidence" (empty when missing)."""
         models = ((self.metrics or {}).get("evidence") or {}).get("models") or {}
-        order = list(plots.AGREEMENT_PAIRS)
+        labels = {
+            f"{a}_vs_{b}": text.PAIR_LABEL.format(first=text.MEASURE_NAMES[a], second=text.MEASURE_NAMES[b])
+            for a, b in evidence.AGREEMENT_PAIRS
+        }  # in the order of evidence.AGREEMENT_PAIRS; a pair it does not know comes last, by its key
+        order = list(labels)
         rows = []
         for name, numbers in models.items():
             found = numbers.get("agreement") or {}
             for pair in sorted(found, key=lambda p: order.index(p) if p in order else len(order)):
                 values = found[pair]
                 rows.append([
-                    name, plots.AGREEMENT_PAIRS.get(pair, pair), values["kendall_tau"].get("mean"),
+                    name, labels.get(pair, pair), values["kendall_tau"].get("mean"),
                     values["top1"].get("mean"), values.get("chance_top1"), values["jsd"].get("mean"),
                     values.get("num_steps"),
                 ])  # fmt: skip

@@ -168,11 +168,11 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
         ui.evidence_key,
     ]  # fmt: skip
 
-    def open_evidence(shown: Shown | None, hypothesis: int, merge: bool, shown_key: str | None) -> dict:
-        key = view_key(shown, hypothesis, merge)
+    def open_evidence(shown: Shown | None, hypothesis: int, merge: bool, shown_key: str | None, method: str) -> dict:
+        key = view_key(shown, hypothesis, merge, method)
         if key is not None and key == shown_key:
             return {}  # it already shows this
-        view = demo.evidence_view(shown, hypothesis, merge)
+        view = demo.evidence_view(shown, hypothesis, merge, method)
         return {
             evidence_tab.status: view.notice,
             evidence_tab.coverage_plot: view.coverage_figure,
@@ -189,10 +189,11 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
         view = demo.surgery(shown, hypothesis, step, mode, source)
         return {evidence_tab.surgery_status: view.notice, evidence_tab.surgery_table: view.table}
 
-    evidence_tab.tab.select(
-        guarded(open_evidence, evidence_tab.status, text.DOING_EVIDENCE), [*hypothesis_inputs, ui.evidence_key],
-        evidence_outputs, **private,
-    )  # fmt: skip
+    # The tab computes when opened, and again when another attribution method is picked (the slow ones only then).
+    run_evidence = guarded(open_evidence, evidence_tab.status, text.DOING_EVIDENCE)
+    evidence_inputs = [*hypothesis_inputs, ui.evidence_key, evidence_tab.method]
+    evidence_tab.tab.select(run_evidence, evidence_inputs, evidence_outputs, **private)
+    evidence_tab.method.input(run_evidence, evidence_inputs, evidence_outputs, **private)
     evidence_tab.surgery_button.click(
         guarded(operate, evidence_tab.surgery_status, text.DOING_SURGERY),
         [ui.shown, tab.hypothesis, evidence_tab.surgery_step, evidence_tab.surgery_mode, evidence_tab.surgery_source],
