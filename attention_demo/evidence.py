@@ -72,8 +72,10 @@ IG_STEPS = 16
 IG_MAX_STEPS = 128
 IG_QUADRATURE = "gausslegendre"
 COMPLETENESS_TOLERANCE = 0.05
-ROW_BUDGET = 64  # sentence copies per gradient pass (IG: rows x steps): bounds the activations kept for backward,
-# and a long output is split into passes that decode only as far as their own positions
+# Rows x (source length + decoder length) per gradient pass (IG: also x steps): bounds the activations kept for the
+# backward pass, lets short sentences share a pass, and splits a long output into passes that each decode only as far
+# as their own positions.
+PASS_BUDGET = 8192
 LOGIT_BUDGET = 4096  # (row, output position) pairs per occlusion pass; bounds the (rows, T, vocab) logits
 SENTENCE_BATCH = 64  # sentences attributed together by the corpus evaluation
 # What metrics.json calls each method's rows (gradient x input's are "saliency"), and every kind of row compared.
@@ -131,14 +133,23 @@ def _row_batches(
     sources: Sequence[Sequence[int]],
     targets: Sequence[Sequence[int]],
     pairs: Iterable[tuple[int, int]],
-    max_rows: int,
+    budget: int,
     device: torch.device,
 ) -> Iterator[_Rows]:
-    """The (sentence, output position) ``pairs`` in batches of at most ``max_rows`` rows, sorted by source length
-    (little padding) and then by position (a batch decodes no further than its largest position)."""
+    """The (sentence, output position) ``pairs`` sorted by source length (little padding) and then by position (a
+    batch decodes no further than its largest position), in batches of as many rows as keep rows x (longest source
+    + largest position + 1) within ``budget`` (at least one row)."""
     pairs = sorted(pairs, key=lambda pair: (len(sources[pair[0]]), pair[1]))
-    for start in range(0, len(pairs), max_rows):
-        chunk = pairs[start : start + max_rows]
+    start = 0
+    while start < len(pairs):
+        end, widest = start, 0
+        while end < len(pairs):
+            k, t = pairs[end]
+            wider = max(widest, len(sources[k]) + t + 1)
+            if end > start and (end - start + 1) * wider > budget:
+                break
+            end, widest = end + 1, wider
+        chunk, start = pairs[start:end], end
         length = max(t for _, t in chunk) + 1
         src, src_mask = pad([sources[k] for k, _ in chunk])
         tgt, _ = pad([targets[k][:length] for k, _ in chunk])
@@ -253,7 +264,7 @@ def _gradient_x_input(
     forward = partial(_logprobs, model)
     matrices = [np.zeros((len(t), len(s))) for s, t in zip(sources, targets)]
     with torch.enable_grad():
-        for rows in _row_batches(sources, targets, _all_pairs(targets), ROW_BUDGET, _device(model)):
+        for rows in _row_batches(sources, targets, _all_pairs(targets), PASS_BUDGET, _device(model)):
             attributions = LayerGradientXActivation(forward, model.encoder.embedding).attribute(
                 rows.src, additional_forward_args=(rows.src_mask, rows.tgt_in, rows.token, rows.position)
             )  # (N, S, emb): x_i * d log p(y_t) / d x_i
@@ -287,7 +298,7 @@ def _integrated_gradients(
     pairs, steps = _all_pairs(targets), n_steps
     with torch.enable_grad():
         while pairs:
-            for rows in _row_batches(sources, targets, pairs, max(1, ROW_BUDGET // steps), device):
+            for rows in _row_batches(sources, targets, pairs, PASS_BUDGET // steps, device):
                 attributions, delta = LayerIntegratedGradients(forward, model.encoder.embedding).attribute(
                     rows.src,
                     baselines=torch.full_like(rows.src, PAD_ID),

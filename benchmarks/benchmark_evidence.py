@@ -71,14 +71,15 @@ def heaviest(demo: AttentionDemo, attention: str, count: int) -> Shown:
     return max(shown, key=output_tokens)
 
 
-def timed(work: Callable[[], object], repeats: int) -> list[float]:
-    """Wall seconds of ``repeats`` calls of ``work``."""
-    seconds = []
+def timed(work: Callable[[], object], repeats: int) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (this process, all its threads) of ``repeats`` calls of ``work``."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         work()
-        seconds.append(time.perf_counter() - started)
-    return seconds
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
+    return wall, cpu
 
 
 def main() -> None:
@@ -102,19 +103,26 @@ def main() -> None:
         f"# input: {len(shown.source_ids) - 1} source subwords + </s>; {args.attention}: {len(tokens)} output "
         f"tokens, baseline: {len(shown.baseline.hypothesis.tokens)} (beam 5)\n"
     )
-    print(f"| method | evidence view, median (min-max) s | {args.attention} alone s | baseline alone s |")
-    print("|---|---|---|---|")
+    print(
+        f"| method | evidence view: wall s, median (min-max) | its CPU s | {args.attention} alone: wall / CPU s "
+        "| baseline alone: wall / CPU s |"
+    )
+    print("|---|---|---|---|---|")
     for method in evidence.ATTRIBUTION_METHODS:
         repeats = 1 if method == "integrated_gradients" else args.repeats
         if repeats > 1:
             demo.evidence_view(shown, 0, False, method)  # warm-up
-        views = timed(lambda m=method: demo.evidence_view(shown, 0, False, m), repeats)
+        views, cpu = timed(lambda m=method: demo.evidence_view(shown, 0, False, m), repeats)
         alone = [
-            timed(lambda m=method, n=name, t=ids: evidence.attribution(models[n], shown.source_ids, t, m), 1)[0]
+            timed(lambda m=method, n=name, t=ids: evidence.attribution(models[n], shown.source_ids, t, m), 1)
             for name, ids in ((args.attention, tokens), (BASELINE, shown.baseline.hypothesis.tokens))
         ]
         spread = f" ({min(views):.2f}-{max(views):.2f})" if repeats > 1 else ""
-        print(f"| {method} | {statistics.median(views):.2f}{spread} | {alone[0]:.2f} | {alone[1]:.2f} |")
+        print(
+            f"| {method} | {statistics.median(views):.2f}{spread} | {statistics.median(cpu):.2f} | "
+            + " | ".join(f"{wall[0]:.2f} / {used[0]:.2f}" for wall, used in alone)
+            + " |"
+        )
 
     def before() -> None:
         """What the evidence view computed before the method picker, one model after the other."""
@@ -122,10 +130,10 @@ def main() -> None:
         evidence.saliency(models[args.attention], shown.source_ids, tokens)
         evidence.occlusion(models[args.attention], shown.source_ids, tokens)
 
-    previous = timed(before, args.repeats)
+    previous, used = timed(before, args.repeats)
     print(
         f"\nthe previous view's work (both gradient maps, then occlusion, one after another): median "
-        f"{statistics.median(previous):.2f} s"
+        f"{statistics.median(previous):.2f} s, CPU {statistics.median(used):.2f} s"
     )
     print(f"target: the default view ≤ {TARGET_SECONDS} s; load average after: {os.getloadavg()[0]:.1f}")
 

@@ -130,7 +130,7 @@ def test_saliency_of_every_decoder_design_equals_gradient_times_input(tiny_model
     target = [9, 4, 17, 12, 6, EOS_ID]
     expected = saliency_by_hand(model, source, target)
     np.testing.assert_allclose(evidence.saliency(model, source, target, normalise=False), expected, rtol=1e-4)
-    monkeypatch.setattr(evidence, "ROW_BUDGET", 4)  # 6 output positions: two passes
+    monkeypatch.setattr(evidence, "PASS_BUDGET", 40)  # rows of 7 + 1 to 7 + 6 positions: two passes
     np.testing.assert_allclose(evidence.saliency(model, source, target, normalise=False), expected, rtol=1e-4)
 
 
@@ -287,7 +287,8 @@ def test_attributions_of_a_batch_equal_those_of_each_sentence(tiny_model, method
     sources = random_sources([3, 9, 5, 6], seed=4)
     targets = [[4, 9, EOS_ID], [7, 7, 12, 5, 8, 20, EOS_ID], [], [16, EOS_ID]]
     alone = [evidence.attribution(model, s, t, method) for s, t in zip(sources, targets)]
-    monkeypatch.setattr(evidence, "ROW_BUDGET", 5)  # 12 rows: gradient x input in 3 passes, IG in 12
+    monkeypatch.setattr(evidence, "PASS_BUDGET", 48)  # 12 rows of up to 16 positions: gradient x input in 5 passes,
+    # Integrated Gradients one row a pass
     monkeypatch.setattr(evidence, "LOGIT_BUDGET", 20)  # occlusion: one or two sentences per pass
     together = evidence.attributions(model, sources, targets, method)
     assert [m.shape for m in together] == [(len(t), len(s)) for s, t in zip(sources, targets)]
@@ -845,3 +846,63 @@ def test_corpus_command_writes_evidence_into_metrics(
     found = read_json(folder / METRICS_FILE)["evidence"]
     assert (found["num_sentences"], found["ig_steps"]) == (20, 4)
     assert "4 gausslegendre steps" in found["method"]["integrated_gradients"]
+
+
+# Every argument is checked where it is parsed (exit 2, one line naming the flag). Values at the limits are accepted:
+# the command then fails only because the model folder does not exist (exit 1), before any model is loaded.
+BAD_ARGUMENTS = [
+    [],  # no --dataset_name
+    ["--dataset_name", " "],
+    ["--model", ""],
+    ["--split", ""],
+    ["--names", ""],
+    ["--dataset_config_name", ""],
+    ["--max_samples", "0"],
+    ["--max_samples", "1.5"],
+    ["--ig_steps", "0"],
+    ["--ig_steps", "1001"],
+    ["--ig_steps", "2.5"],
+    ["--processes", "0"],
+    ["--processes", "65"],
+]
+LIMITS = [
+    ["--max_samples", "1"],
+    ["--ig_steps", "1"],
+    ["--ig_steps", "1000"],
+    ["--processes", "1"],
+    ["--processes", "64"],
+]
+
+
+@pytest.mark.parametrize("extra", BAD_ARGUMENTS, ids=lambda a: " ".join(a) or "missing")
+def test_corpus_command_refuses_bad_arguments(extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["--model", str(tmp_path / "none")] + (
+        ["--dataset_name", "x"] if extra and extra[0] != "--dataset_name" else []
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        evidence.main(argv + extra)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: ") and (extra[0] if extra else "--dataset_name") in error[0]
+
+
+@pytest.mark.parametrize("extra", LIMITS, ids=" ".join)
+def test_corpus_command_accepts_values_at_the_limits(extra: list[str], tmp_path: Path, capsys) -> None:
+    code = evidence.main(["--model", str(tmp_path / "none"), "--dataset_name", "x", *extra])
+    assert code == 1 and capsys.readouterr().err.startswith("error: ")
+
+
+def test_corpus_command_reports_expected_failures_in_one_line(
+    random_model_folder: Path, tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A missing split or model is one ``error:`` line and exit 1 (no traceback); --debug adds the traceback."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    base = ["--model", str(random_model_folder), "--dataset_name", str(tiny_dataset)]
+    for extra, message in ((["--split", "nosuch"], "no 'nosuch' split"), (["--names", "nosuch"], "nosuch")):
+        assert evidence.main(base + extra) == 1
+        error = capsys.readouterr().err
+        errors = [line for line in error.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and message in errors[0] and "Traceback" not in error
+    assert evidence.main([*base, "--split", "nosuch", "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err

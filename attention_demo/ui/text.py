@@ -253,11 +253,13 @@ EVOLUTION_SENTENCE_LABEL = "Sentence"
 EVOLUTION_EPOCH_LABEL = "Epoch"
 EVOLUTION_TEXT_LABEL = "Greedy translation at that epoch"
 EVIDENCE_CORPUS_NOTE = """**Does the heatmap show what the model used?** Computed once by `python -m
-attention_demo.evidence` (see the README) on the first test sentences with greedy decoding, stored in metrics.json
-under "evidence". The curve shows how the gradient that reaches a source piece falls with its distance from the output
-position, for the attention models and the baseline; the histograms show, per output step, how well the attention row
-agrees with gradient saliency and with occlusion (and, for every model including the baseline, saliency with
-occlusion). Agreement is evidence, not proof (Jain & Wallace 2019; Wiegreffe & Pinter 2019)."""
+attention_demo.evidence` (see the README) on the test sentences with greedy decoding, stored in metrics.json under
+"evidence". The table gives, per model, the mean agreement of every pair: attention with gradient × input, Integrated
+Gradients and occlusion, and the three attribution methods with each other (the baseline has only the last three). The
+curve shows how the gradient that reaches a source piece falls with its distance from the output position, for the
+attention models and the baseline; the histograms show, per output step, how well the attention row agrees with
+gradient × input and with occlusion (and, for every model including the baseline, gradient × input with occlusion).
+Agreement is evidence, not proof (Jain & Wallace 2019; Wiegreffe & Pinter 2019)."""
 EVIDENCE_SUMMARY_LABEL = "Agreement over the test sentences"
 DISTANCE_LABEL = "Gradient by distance"
 AGREEMENT_LABEL = "Agreement"
