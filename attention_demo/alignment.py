@@ -165,11 +165,12 @@ def grow_diag_final_and(forward: Links, reverse: Links) -> Links:
     return alignment
 
 
-def word_aligner(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], seed: int = 1) -> list[Links]:
+def word_aligner(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[Links]:
     """Word alignments of ``(source words, target words)`` pairs by eflomal, both directions, grow-diag-final-and.
 
     Pass the sentences to align together with a large parallel corpus (the aligner learns from all of them).
-    Words are lowercased for the aligner. Raises ``ImportError`` with what to install when eflomal is missing.
+    Words are lowercased for the aligner. eflomal seeds its sampler from ``/dev/urandom``, so two runs give slightly
+    different links. Raises ``ImportError`` with what to install when eflomal is missing.
     """
     try:
         import eflomal
@@ -180,7 +181,6 @@ def word_aligner(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], seed: int
         ) from error
     source_lines = [" ".join(w.lower() for w in s) or "_" for s, _ in pairs]
     target_lines = [" ".join(w.lower() for w in t) or "_" for _, t in pairs]
-    np.random.seed(seed)  # eflomal's sampler seeds from numpy
     with tempfile.TemporaryDirectory() as folder:
         forward_file, reverse_file = Path(folder) / "forward", Path(folder) / "reverse"
         eflomal.Aligner().align(

@@ -6,8 +6,7 @@
 set -euo pipefail
 dataset=${1:?usage: scripts/ablations.sh DATASET [variant ...]}
 shift
-variants=("${@:-today no_summary_input no_eos_key null_slot bahdanau input_feeding}")
-read -r -a variants <<< "${variants[*]}"
+if (($#)); then variants=("$@"); else variants=(today no_summary_input no_eos_key null_slot bahdanau input_feeding); fi
 epochs=${EPOCHS:-3}
 python=${PYTHON:-.venv/bin/python}
 

@@ -373,13 +373,14 @@ class AttentionDemo:
         )
         self.examples = load_examples(translator.folder, translator.source_lang, translator.target_lang)
         self.references = {normalise(str(e["source"])): e["reference"] for e in self.examples if e["reference"]}
-        self.references_by_text = {str(e["source"]): e["reference"] for e in self.examples if e["reference"]}
         # The evidence files are read once, here; nothing is recomputed from the dataset.
         self.metrics = read_optional_json(translator.folder / METRICS_FILE)
         self.history = read_optional_json(translator.folder / HISTORY_FILE)
         self.evolution = read_optional_json(translator.folder / ATTENTION_EVOLUTION_FILE)
         links = (read_optional_json(translator.folder / ALIGNMENT_LINKS_FILE) or {}).get("sentences") or []
-        self.aligned = [row for row in links if isinstance(row, dict) and row.get("source") in self.references_by_text]
+        self.aligned = [
+            row for row in links if isinstance(row, dict) and normalise(str(row.get("source"))) in self.references
+        ]  # the test examples that have a word aligner's links
 
     # -- Translate & compare --------------------------------------------------------------------------------------
 
@@ -827,7 +828,7 @@ class AttentionDemo:
         if name is None:
             return AlignerView(HeatmapData.message_only(text.NO_ATTENTION_MODEL))
         row = self.aligned[index(sentence, len(self.aligned))]
-        reference = str(self.references_by_text.get(row["source"]) or "")
+        reference = str(self.references.get(normalise(str(row["source"]))) or "")
         source_ids = self.translator.source_ids(str(row["source"]))[0]
         target_ids = encode(self.translator.tgt_tokenizer, reference)
         source_pieces = pieces(self.translator.src_tokenizer, source_ids)
