@@ -94,6 +94,8 @@ class AttentionLinks:
     on_eos: int  # output words whose largest weight is on </s>
     on_null: int  # output words whose null-slot weight exceeds every source weight
     words: int  # output words
+    on_last: int = 0  # linked output words whose link is the last source word (usually the final full stop)
+    peak: float = 0.0  # the sum over output words of the largest weight in the row
 
 
 def attention_links(word_attention: np.ndarray, has_eos: bool = True) -> AttentionLinks:
@@ -107,7 +109,7 @@ def attention_links(word_attention: np.ndarray, has_eos: bool = True) -> Attenti
     attention = np.asarray(word_attention, dtype=float)
     real = attention[:, :-1] if has_eos and attention.shape[1] > 1 else attention
     links: Links = set()
-    on_eos = on_null = 0
+    on_eos = on_null = on_last = 0
     for i, row in enumerate(attention):
         null = 1.0 - float(row.sum())
         if has_eos and int(np.argmax(row)) == len(row) - 1 and null < row.max():
@@ -117,7 +119,9 @@ def attention_links(word_attention: np.ndarray, has_eos: bool = True) -> Attenti
             continue
         if real.shape[1]:
             links.add((int(np.argmax(real[i])), i))
-    return AttentionLinks(links, on_eos, on_null, len(attention))
+            on_last += int(np.argmax(real[i])) == real.shape[1] - 1
+    peak = float(attention.max(axis=1).sum()) if attention.size else 0.0
+    return AttentionLinks(links, on_eos, on_null, len(attention), on_last, peak)
 
 
 def diagonal_links(target_words: int, source_words: int) -> Links:
@@ -237,6 +241,9 @@ def summarise(found: Sequence[AttentionLinks], gold: Sequence[Links]) -> dict[st
         **alignment_scores([f.links for f in found], gold),
         "eos_sink": round(sum(f.on_eos for f in found) / total, 4),
         "null": round(sum(f.on_null for f in found) / total, 4),
+        # Where the mass goes when </s> is not a key, and how peaked the rows are (1.0: all weight on one position).
+        "last_word": round(sum(f.on_last for f in found) / total, 4),
+        "mean_max_weight": round(sum(f.peak for f in found) / total, 4),
         "words": sum(f.words for f in found),
     }
 
@@ -262,6 +269,7 @@ def evaluate_folder(
     """
     from attention_demo.data import load_parallel_data
     from attention_demo.decoding import translate_ids
+    from attention_demo.model_card import refresh_model_card
     from attention_demo.model_repo import ALIGNMENT_LINKS_FILE, METRICS_FILE, read_json, write_json_atomic
     from attention_demo.tokenizer import encode
     from attention_demo.translate import Translator
@@ -348,6 +356,7 @@ def evaluate_folder(
         result["ablations"] = metrics[ALIGNMENT_KEY]["ablations"]
     metrics[ALIGNMENT_KEY] = result
     write_json_atomic(path, metrics)
+    refresh_model_card(folder)
     return result
 
 

@@ -1,24 +1,29 @@
 """The decoder: a GRU language model over the target, conditioned on the source through a context vector.
 
-At every step t, in the first bundled design (all steps at once during training)::
+At every step t, in the bundled models' design (all steps at once during training)::
 
-    s_t      = GRU([E y_{t-1} ; z], s_{t-1})          z: the encoder's fixed summary vector (Cho et al. 2014)
+    s_0      = tanh(W_init z)                         z: the encoder's fixed summary vector (Cho et al. 2014)
+    s_t      = GRU(E y_{t-1}, s_{t-1})
     c_t      = Attention(s_t, h_1..h_S)               with attention  (Align -> Weight -> Combine)
     c_t      = z                                      without attention: the baseline sees only the summary
     s~_t     = tanh(W_c [s_t ; c_t])                  Luong et al. 2015, eq. 5 ("attentional hidden state")
     p(y_t)   = softmax(W_o s~_t)                      Luong et al. 2015, eq. 6
+
+The first bundled models also fed ``z`` into the GRU at every step, ``s_t = GRU([E y_{t-1} ; z], s_{t-1})``
+(``summary_input=True``, still ``ModelConfig``'s default so that their config.json files load as they were made).
 
 The design options of ``ModelConfig`` change where attention reads the decoder and what the GRU sees:
 
 - ``attention_placement="luong"`` (above): attention reads the *current* state ``s_t``. The GRU runs over the whole
   teacher-forced target in one call and attention for all steps is one batched product: no Python loop in training.
 - ``attention_placement="bahdanau"`` (Bahdanau et al. 2015): attention reads the *previous* state,
-  ``c_t = Attention(s_{t-1}, h)``, and the context is fed into the GRU, ``s_t = GRU([E y_{t-1} ; c_t ; z], s_{t-1})``.
+  ``c_t = Attention(s_{t-1}, h)``, and the context is fed into the GRU, ``s_t = GRU([E y_{t-1} ; c_t], s_{t-1})``.
 - ``input_feeding`` (Luong et al. 2015, section 3.3): the GRU also reads the previous attentional state,
-  ``s_t = GRU([E y_{t-1} ; z ; s~_{t-1}], s_{t-1})``, so the decoder knows what it attended to before.
-- ``summary_input=False`` drops ``z`` from the GRU input (it still sets ``s_0``).
+  ``s_t = GRU([E y_{t-1} ; s~_{t-1}], s_{t-1})``, so the decoder knows what it attended to before.
+- ``summary_input`` gives the GRU ``z`` at every step (the first design); without it ``z`` only sets ``s_0`` (and is
+  the baseline's ``c_t``).
 
-The last two and Bahdanau's placement make step t wait for step t-1's attention, so training runs a loop over target
+Input feeding and Bahdanau's placement make step t wait for step t-1's attention, so training runs a loop over target
 steps (``Decoder.step_by_step``); ``benchmarks/benchmark_speed.py`` measures what that costs. A null slot and keeping
 ``</s>`` out of the keys are attention options (``attention.py``, ``Seq2Seq.attention_mask``).
 

@@ -59,9 +59,14 @@ class Encoder(nn.Module):
             annotations ``(batch, src_len, 2*hidden)`` (zeros at padding) and summary ``(batch, 2*hidden)``.
         """
         embedded = self.dropout(self.embedding(src))  # (batch, src_len, emb)
-        lengths = src_mask.sum(dim=1).cpu()
-        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-        packed_out, h_n = self.rnn(packed)  # h_n: (num_layers*2, batch, hidden)
-        annotations, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))
+        if bool(src_mask.all()):
+            # No padding (one sentence, or copies of one as in the evidence views): packing would change nothing
+            # and costs more than the GRU itself in a backward pass.
+            annotations, h_n = self.rnn(embedded)  # h_n: (num_layers*2, batch, hidden)
+        else:
+            lengths = src_mask.sum(dim=1).cpu()
+            packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+            packed_out, h_n = self.rnn(packed)
+            annotations, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))
         summary = torch.cat([h_n[-2], h_n[-1]], dim=-1)  # (batch, 2*hidden): last forward, last backward
         return (self.dropout(annotations) if self.annotation_dropout else annotations), summary

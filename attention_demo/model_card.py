@@ -34,6 +34,27 @@ BLEU by source length (words):
 {% for row in rows -%}
 | {{ row.name }} | {{ row.buckets | join(' | ') }} |
 {% endfor %}
+## How the models differ
+
+All models share the tokenizers, the sizes, the seed, the data order and the training budget: a bidirectional GRU
+encoder and a GRU decoder whose output layer reads `tanh(W_c [s_t ; c_t])`. The attention models make the context
+`c_t` by attention over the encoder's annotations; the baseline uses the encoder's fixed summary vector at every step.
+Each `<name>/config.json` gives the full design.
+{% if alignment %}
+## Does attention align words?
+
+Each output word of the {{ split }} references, read with teacher forcing, is linked to the source word it attends to
+most (`</s>` never counts) and compared with {{ alignment.aligner }}. AER = 1 - F1 (lower is better); `</s>` sink:
+the share of output words whose largest weight falls on `</s>`.
+
+| model | AER | precision | recall | `</s>` sink | AER (own translation) |
+|---|---|---|---|---|---|
+{% for row in alignment.rows -%}
+| {{ row.name }} | {{ row.aer }} | {{ row.precision }} | {{ row.recall }} | {{ row.sink }} | {{ row.own }} |
+{% endfor -%}
+{% set d = alignment.diagonal -%}
+| a straight diagonal | {{ d.aer }} | {{ d.precision }} | {{ d.recall }} | | |
+{% endif %}
 ## How to load
 
 ```python
@@ -52,7 +73,8 @@ Or from the command line:
 - `tokenizer.{{ source_lang }}.json`, `tokenizer.{{ target_lang }}.json`: BPE tokenizers (`tokenizers` library).
 - `metrics.json`: test scores, by-length buckets, sacreBLEU signatures. `history.json`: per-epoch training curves.
 - `attention_evolution.json`: attention maps of fixed validation sentences after every epoch.
-
+{% if alignment %}- `alignment_links.json`: the word aligner's links for the {{ split }} references (drawn by the app).
+{% endif %}
 ## Limits
 
 - Trained on {{ num_train }} sentence pairs of image captions: expect poor translations far from that domain.
@@ -108,6 +130,7 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
             }
         )
     first = next(iter(models.values()))
+    alignment = _alignment_section(metrics.get("alignment") or {})
     card_data = ModelCardData(
         language=[metrics["source_lang"], metrics["target_lang"]],
         license="mit",
@@ -136,4 +159,40 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
         repo_id=repo_id,
         num_train=metrics.get("num_train_samples", "?"),
         max_tokens=MAX_SOURCE_TOKENS,
+        alignment=alignment,
     )
+
+
+def _alignment_section(found: dict) -> dict | None:
+    """The card's alignment table from ``metrics.json["alignment"]`` (None when it has no models)."""
+    if not found.get("models") or not found.get("diagonal"):
+        return None
+    rows = [
+        {
+            "name": name,
+            "aer": numbers["reference"]["aer"],
+            "precision": numbers["reference"]["precision"],
+            "recall": numbers["reference"]["recall"],
+            "sink": f"{numbers['reference']['eos_sink']:.0%}",
+            "own": numbers.get("translation", {}).get("aer", "-"),
+        }
+        for name, numbers in found["models"].items()
+    ]
+    return {"aligner": found.get("aligner", "a word aligner"), "rows": rows, "diagonal": found["diagonal"]}
+
+
+def refresh_model_card(folder: str | Path) -> Path | None:
+    """Re-render a model folder's card (README.md) from its current ``metrics.json``, keeping its repo id.
+
+    Commands that add to ``metrics.json`` after training (the alignment evaluation) call this so that the card shows
+    what the folder holds. Returns the card's path, or None when the folder has no card or no test scores.
+    """
+    from attention_demo.model_repo import METRICS_FILE, MODEL_CARD_FILE, read_json
+
+    path = Path(folder) / MODEL_CARD_FILE
+    metrics = read_json(Path(folder) / METRICS_FILE, default={}) or {}
+    if not path.is_file() or not metrics.get("models"):
+        return None
+    repo_id = ModelCard.load(path).data.model_name or Path(folder).name
+    build_model_card(metrics, repo_id).save(path)
+    return path

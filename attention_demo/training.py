@@ -105,7 +105,7 @@ class TrainingArguments:
         default="outputs/multi30k-de-en", metadata={"help": "the model repo folder", "resume_may_change": True}
     )
     num_train_epochs: int = field(
-        default=8,
+        default=12,
         metadata={"minimum": 1, "resume_may_change": True},  # more epochs stretch the rest of the schedule
     )
     per_device_train_batch_size: int = field(default=64, metadata={"minimum": 1})
@@ -138,6 +138,8 @@ class TrainingArguments:
     num_layers: int = field(default=1, metadata={"minimum": 1})
     dropout: float = field(default=0.3, metadata={"minimum": 0, "below": 1})
     tie_embeddings: bool = True
+    # The defaults below are the bundled models' design (README, "Does attention align words?"); ModelConfig's
+    # defaults stay those of the first design, so that config.json files written before these options load as made.
     attention_placement: str = field(
         default="luong",
         metadata={
@@ -146,11 +148,11 @@ class TrainingArguments:
         },
     )
     input_feeding: bool = field(default=False, metadata={"help": "feed s~_{t-1} into the decoder GRU (Luong 3.3)"})
-    summary_input: bool = field(default=True, metadata={"help": "the decoder GRU reads the encoder summary z"})
+    summary_input: bool = field(default=False, metadata={"help": "the decoder GRU reads the encoder summary z"})
     null_slot: bool = field(default=False, metadata={"help": 'a learned "no source word" position for attention'})
     attend_eos: bool = field(default=True, metadata={"help": "whether </s> is among the positions attention reads"})
     annotation_dropout: bool = field(
-        default=True, metadata={"help": "dropout on the encoder annotations (attention's keys and values)"}
+        default=False, metadata={"help": "dropout on the encoder annotations (attention's keys and values)"}
     )
     eval_beam_size: int = field(
         default=5,

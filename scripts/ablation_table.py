@@ -1,10 +1,12 @@
 """The README's ablation table: scores every finished run of ``scripts/ablations.sh`` and prints a Markdown table.
 
 For each ``runs/ablation/<variant>/`` folder with a trained model, runs the alignment evaluation
-(``attention_demo.alignment.evaluate_folder``) unless ``metrics.json`` already has it, then prints one row per variant:
-``</s>`` sink, AER on the reference and on the model's own translation, test BLEU / chrF (beam 5) and training time.
+(``attention_demo.alignment.evaluate_folder``) unless ``metrics.json`` already has it (or ``--rescore``), then prints
+one row per variant: ``</s>`` sink, the share of words linked to the last source word, the mean largest weight, AER on
+the reference and on the model's own translation, test BLEU / chrF (beam 5) and training time. ``--write_to`` stores
+the rows in a model folder for the app, keeping the rows of runs scored before.
 
-    python scripts/ablation_table.py --dataset_name ../shared/data/multi30k [--runs runs/ablation]
+    python scripts/ablation_table.py --dataset_name ../shared/data/multi30k [--runs runs/ablation] [--write_to FOLDER]
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ VARIANTS = {  # the order and wording of the README's table
     "input_feeding_null_slot": "input feeding + null slot",
     "bahdanau_null_slot": "Bahdanau placement + null slot",
     "no_annotation_dropout": "no dropout on the annotations (attention's keys and values)",
+    "no_annotation_dropout_no_summary_input": "no annotation dropout, without z in the GRU input",
+    "no_annotation_dropout_no_summary_input_no_eos_key": "no annotation dropout, without z, </s> not among the keys",
+    "no_annotation_dropout_no_summary_input_null_slot": "no annotation dropout, without z, a null slot",
 }
 
 
@@ -34,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset_name", required=True, help="Hub dataset id or local folder (as for train.py)")
     parser.add_argument("--runs", default="runs/ablation", help="the folder of scripts/ablations.sh's runs")
     parser.add_argument("--model", default="additive", help="the model name trained in every run")
+    parser.add_argument("--rescore", action="store_true", help="recompute the alignment of runs that have it")
     parser.add_argument(
         "--write_to", default=None, help='a model folder whose metrics.json["alignment"]["ablations"] gets the rows'
     )
@@ -43,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         (p.parent.parent for p in runs.glob(f"*/{args.model}/config.json")),
         key=lambda p: list(VARIANTS).index(p.name) if p.name in VARIANTS else len(VARIANTS),
     )
-    print("| variant | `</s>` sink | AER (reference) | AER (own translation) | test BLEU | chrF | training |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| variant | `</s>` sink | last source word | mean largest weight | AER (reference) | AER (own translation) "
+        "| test BLEU | chrF | training |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     diagonal = None
     rows = []
     for folder in folders:
@@ -52,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = metrics.get("models", {}).get(args.model)
         if scores is None:  # still training
             continue
-        if ALIGNMENT_KEY not in metrics:
+        if ALIGNMENT_KEY not in metrics or args.rescore:
             evaluate_folder(folder, args.dataset_name, [args.model])
             metrics = read_json(folder / METRICS_FILE)
         diagonal = metrics[ALIGNMENT_KEY]["diagonal"]["aer"]
@@ -60,26 +69,33 @@ def main(argv: list[str] | None = None) -> int:
         reference, own = alignment["reference"], alignment["translation"]
         rows.append({
             "variant": VARIANTS.get(folder.name, folder.name), "run": folder.name, "eos_sink": reference["eos_sink"],
-            "null": reference["null"], "aer": reference["aer"], "aer_translation": own["aer"], "bleu": scores["bleu"],
-            "chrf": scores["chrf"], "train_seconds": scores["train_seconds"],
+            "null": reference["null"], "last_word": reference["last_word"],
+            "mean_max_weight": reference["mean_max_weight"], "aer": reference["aer"], "aer_translation": own["aer"],
+            "bleu": scores["bleu"], "chrf": scores["chrf"], "train_seconds": scores["train_seconds"],
             "epochs": len((read_json(folder / HISTORY_FILE, default={}) or {}).get(args.model) or []),
         })  # fmt: skip
         null = f" (null {reference['null']:.0%})" if reference["null"] else ""
         print(
-            f"| {VARIANTS.get(folder.name, folder.name)} | {reference['eos_sink']:.0%}{null} | {reference['aer']:.2f} "
+            f"| {VARIANTS.get(folder.name, folder.name)} | {reference['eos_sink']:.0%}{null} "
+            f"| {reference['last_word']:.0%} | {reference['mean_max_weight']:.2f} | {reference['aer']:.2f} "
             f"| {own['aer']:.2f} | {scores['bleu']:.2f} | {scores['chrf']:.2f} "
             f"| {scores['train_seconds'] / 60:.0f} min |"
         )
     if diagonal is not None:
-        print(f"| a straight diagonal (no model) | | {diagonal:.2f} | | | | |")
+        print(f"| a straight diagonal (no model) | | | | {diagonal:.2f} | | | | |")
     if args.write_to:
         path = Path(args.write_to) / METRICS_FILE
         metrics = read_json(path, default={}) or {}
+        # Rows of runs scored earlier (and since deleted) stay; a run scored again replaces its row.
+        stored = (metrics.get(ALIGNMENT_KEY) or {}).get("ablations") or {}
+        scored = {row["run"] for row in rows}
+        kept = [row for row in stored.get("rows") or [] if row.get("run") not in scored]
+        order = list(VARIANTS)
         metrics.setdefault(ALIGNMENT_KEY, {})["ablations"] = {
             "model": args.model,
             "budget": "same seed, data, tokenizers and epochs for every run (scripts/ablations.sh)",
-            "diagonal_aer": diagonal,
-            "rows": rows,
+            "diagonal_aer": diagonal if diagonal is not None else stored.get("diagonal_aer"),
+            "rows": sorted(kept + rows, key=lambda r: order.index(r["run"]) if r["run"] in order else len(order)),
         }
         write_json_atomic(path, metrics)
     return 0

@@ -21,6 +21,11 @@ flags() {
     input_feeding_null_slot) echo "--input_feeding --null_slot" ;;
     bahdanau_null_slot) echo "--attention_placement bahdanau --null_slot" ;;
     no_annotation_dropout) echo "--annotation_dropout false" ;;
+    no_annotation_dropout_no_summary_input) echo "--annotation_dropout false --summary_input false" ;;
+    no_annotation_dropout_no_summary_input_no_eos_key)
+      echo "--annotation_dropout false --summary_input false --attend_eos false" ;;
+    no_annotation_dropout_no_summary_input_null_slot)
+      echo "--annotation_dropout false --summary_input false --null_slot" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }

@@ -72,8 +72,12 @@ def test_attention_links_never_link_eos_and_count_the_sink() -> None:
     found = attention_links(attention, has_eos=True)
     assert found.links == {(1, 0), (0, 1)}
     assert (found.on_eos, found.on_null, found.words) == (1, 0, 2)
-    # Without a </s> column the last column is an ordinary word.
-    assert attention_links(attention, has_eos=False).links == {(1, 0), (2, 1)}
+    assert found.on_last == 1  # row 0 is linked to word 1, the last word before </s>
+    assert found.peak == pytest.approx(0.7 + 0.6)
+    # Without a </s> column the last column is an ordinary word: row 1's link is now the last word.
+    without_eos = attention_links(attention, has_eos=False)
+    assert without_eos.links == {(1, 0), (2, 1)}
+    assert without_eos.on_last == 1
 
 
 def test_attention_links_null_slot_leaves_words_unlinked() -> None:

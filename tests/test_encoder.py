@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import torch
 from conftest import UNIT_MODEL_SIZES, random_sources
 
@@ -49,11 +50,12 @@ def test_padding_does_not_change_the_encoding(tiny_model: Callable[..., Seq2Seq]
         torch.testing.assert_close(batch_summary[row], alone_summary[0])
 
 
-def test_two_layer_summary_comes_from_the_top_layer(tiny_model: Callable[..., Seq2Seq]) -> None:
+@pytest.mark.parametrize("lengths", [[6, 2], [5, 5]], ids=["padded", "unpadded"])
+def test_two_layer_summary_comes_from_the_top_layer(tiny_model: Callable[..., Seq2Seq], lengths: list[int]) -> None:
     """With stacked layers the summary is still [last forward ; first backward] state of the top layer, whose outputs
-    are the annotations."""
+    are the annotations, whether the batch is packed (padding) or not."""
     encoder = tiny_model("additive", num_layers=2).encoder
-    src, mask = pad(random_sources([6, 2], seed=2))
+    src, mask = pad(random_sources(lengths, seed=2))
     annotations, summary = encoder(src, mask)
     for row, length in enumerate(mask.sum(dim=1).tolist()):
         torch.testing.assert_close(summary[row, :HIDDEN], annotations[row, length - 1, :HIDDEN])

@@ -38,11 +38,30 @@ def aligned_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "diagonal": {"aer": 0.43, "precision": 0.6, "recall": 0.5},
         "models": {
             "additive": {
-                "reference": {"aer": 0.4, "precision": 0.55, "recall": 0.6, "eos_sink": 0.2},
+                "reference": {
+                    "aer": 0.4,
+                    "precision": 0.55,
+                    "recall": 0.6,
+                    "eos_sink": 0.2,
+                    "last_word": 0.05,
+                    "mean_max_weight": 0.45,
+                },
                 "translation": {"aer": 0.41},
             }
         },  # fmt: skip
-        "ablations": {"rows": [{"variant": "today", "eos_sink": 0.39, "null": 0.0, "aer": 0.59, "bleu": 28.55}]},
+        "ablations": {
+            "rows": [
+                {
+                    "variant": "today",
+                    "eos_sink": 0.39,
+                    "null": 0.0,
+                    "last_word": 0.06,
+                    "mean_max_weight": 0.4,
+                    "aer": 0.59,
+                    "bleu": 28.55,
+                }
+            ]
+        },
     }
     write_json_atomic(folder / METRICS_FILE, metrics)
     return folder
@@ -87,9 +106,9 @@ def test_aligner_view_reads_the_reference_teacher_forced(aligned_folder: Path) -
 def test_alignment_and_ablation_tables_come_from_metrics(aligned_folder: Path) -> None:
     demo = AttentionDemo(Translator(aligned_folder))
     table = demo.alignment_table()
-    assert table.iloc[0].tolist() == ["additive", 0.4, 0.55, 0.6, 0.2, 0.41]
+    assert table.iloc[0].tolist() == ["additive", 0.4, 0.55, 0.6, 0.2, 0.05, 0.45, 0.41]
     assert table.iloc[-1, 0] == text.DIAGONAL_ROW and table.iloc[-1, 1] == 0.43
-    assert demo.ablation_table().iloc[0].tolist() == ["today", 0.39, 0.0, 0.59, 28.55]
+    assert demo.ablation_table().iloc[0].tolist() == ["today", 0.39, 0.0, 0.06, 0.4, 0.59, 28.55]
 
 
 def test_without_links_the_view_says_so(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -798,18 +798,18 @@ class AttentionDemo:
             reference, own = numbers.get("reference") or {}, numbers.get("translation") or {}
             rows.append([
                 name, reference.get("aer"), reference.get("precision"), reference.get("recall"),
-                reference.get("eos_sink"), own.get("aer"),
+                reference.get("eos_sink"), reference.get("last_word"), reference.get("mean_max_weight"), own.get("aer"),
             ])  # fmt: skip
         if rows and found.get("diagonal"):
             rows.append([text.DIAGONAL_ROW, found["diagonal"].get("aer"), found["diagonal"].get("precision"),
-                         found["diagonal"].get("recall"), None, None])  # fmt: skip
+                         found["diagonal"].get("recall"), None, None, None, None])  # fmt: skip
         return pd.DataFrame(rows, columns=text.ALIGNMENT_COLUMNS)
 
     def ablation_table(self) -> pd.DataFrame:
         """The decoder-design ablations stored with the models (metrics.json "alignment" -> "ablations")."""
         found = ((self.metrics or {}).get(ALIGNMENT_KEY) or {}).get("ablations") or {}
         rows = [
-            [row.get("variant"), row.get("eos_sink"), row.get("null"), row.get("aer"), row.get("bleu")]
+            [row.get(key) for key in ("variant", "eos_sink", "null", "last_word", "mean_max_weight", "aer", "bleu")]
             for row in found.get("rows") or []
             if isinstance(row, dict)
         ]
