@@ -136,17 +136,18 @@ def _row_batches(
     budget: int,
     device: torch.device,
 ) -> Iterator[_Rows]:
-    """The (sentence, output position) ``pairs`` sorted by source length (little padding) and then by position (a
-    batch decodes no further than its largest position), in batches of as many rows as keep rows x (longest source
-    + largest position + 1) within ``budget`` (at least one row)."""
+    """The (sentence, output position) ``pairs`` sorted by source length and then by position (a batch decodes no
+    further than its largest position), in batches of sources of one length (no padding, so the encoder need not pack
+    them) and of as many rows as keep rows x (source length + largest position + 1) within ``budget`` (at least one
+    row)."""
     pairs = sorted(pairs, key=lambda pair: (len(sources[pair[0]]), pair[1]))
     start = 0
     while start < len(pairs):
-        end, widest = start, 0
+        end, widest, source_length = start, 0, len(sources[pairs[start][0]])
         while end < len(pairs):
             k, t = pairs[end]
             wider = max(widest, len(sources[k]) + t + 1)
-            if end > start and (end - start + 1) * wider > budget:
+            if end > start and (len(sources[k]) != source_length or (end - start + 1) * wider > budget):
                 break
             end, widest = end + 1, wider
         chunk, start = pairs[start:end], end

@@ -281,8 +281,8 @@ def test_every_method_ranks_the_only_informative_position_first(tiny_model, atte
 
 @pytest.mark.parametrize("method", evidence.ATTRIBUTION_METHODS)
 def test_attributions_of_a_batch_equal_those_of_each_sentence(tiny_model, method: str, monkeypatch) -> None:
-    """Sentences of different lengths attributed together (padded, several passes) get exactly what each gets alone;
-    an empty hypothesis gets an empty matrix."""
+    """Sentences of different lengths attributed together (several passes; occlusion pads) get exactly what each
+    gets alone; an empty hypothesis gets an empty matrix."""
     model = tiny_model("additive", seed=2)
     sources = random_sources([3, 9, 5, 6], seed=4)
     targets = [[4, 9, EOS_ID], [7, 7, 12, 5, 8, 20, EOS_ID], [], [16, EOS_ID]]
@@ -294,6 +294,19 @@ def test_attributions_of_a_batch_equal_those_of_each_sentence(tiny_model, method
     assert [m.shape for m in together] == [(len(t), len(s)) for s, t in zip(sources, targets)]
     for one, many in zip(alone, together):
         np.testing.assert_allclose(many, one, rtol=1e-4, atol=1e-6)
+
+
+def test_gradient_passes_hold_sources_of_one_length_and_every_pair_once() -> None:
+    """The batches of the gradient methods never pad a source (so the encoder runs unpacked), stay within the budget
+    unless a single row exceeds it, and cover every (sentence, position) pair exactly once."""
+    sources = random_sources([3, 9, 5, 3, 5, 9, 9], seed=1)
+    targets = [list(range(4, 4 + n)) for n in (2, 7, 4, 1, 6, 3, 5)]
+    seen = []
+    for rows in evidence._row_batches(sources, targets, evidence._all_pairs(targets), 40, torch.device("cpu")):
+        assert bool(rows.src_mask.all())
+        assert len(rows.sentence) == 1 or len(rows.sentence) * (rows.src.size(1) + rows.tgt_in.size(1)) <= 40
+        seen += list(zip(rows.sentence, rows.position.tolist()))
+    assert sorted(seen) == sorted(evidence._all_pairs(targets))
 
 
 def test_attribution_refuses_an_unknown_method(tiny_model) -> None:
