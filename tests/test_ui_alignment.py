@@ -15,7 +15,7 @@ from attention_demo.inspection import merge_attention
 from attention_demo.model_repo import ALIGNMENT_LINKS_FILE, METRICS_FILE, read_json, write_json_atomic
 from attention_demo.tokenizer import EOS_ID, encode, pieces
 from attention_demo.translate import Translator
-from attention_demo.ui import text
+from attention_demo.ui import text, views
 from attention_demo.ui.views import AttentionDemo
 
 
@@ -116,3 +116,24 @@ def test_without_links_the_view_says_so(tmp_path_factory: pytest.TempPathFactory
     assert demo.aligner_choices() == []
     assert demo.aligner_view("additive", 0).heatmap.message == text.NO_ALIGNER_LINKS
     assert demo.alignment_table().empty and demo.ablation_table().empty
+
+
+def test_the_app_opens_on_the_model_that_aligns_best(aligned_folder: Path, tmp_path: Path) -> None:
+    """With alignment scores the opening model is the one with the lowest AER; without them, DEFAULT_ATTENTION."""
+    assert AttentionDemo(Translator(aligned_folder)).default_type == "additive"  # the only model with scores
+    folder = tmp_path / "models"
+    shutil.copytree(aligned_folder, folder)
+    metrics = read_json(folder / METRICS_FILE)
+    metrics["alignment"]["models"] = {
+        "additive": {"reference": {"aer": 0.35}},
+        "general": {"reference": {"aer": 0.30}},
+        "dot": {"reference": {"aer": "not a number"}},
+        "baseline": {"reference": {"aer": 0.01}},  # not an attention model: never the opening model
+    }
+    write_json_atomic(folder / METRICS_FILE, metrics)
+    demo = AttentionDemo(Translator(folder))
+    assert demo.default_type == "general"
+    assert demo.opening().shown.attention_type == "general"
+    del metrics["alignment"]
+    write_json_atomic(folder / METRICS_FILE, metrics)
+    assert AttentionDemo(Translator(folder)).default_type == views.DEFAULT_ATTENTION

@@ -225,7 +225,9 @@ ALIGNER_HEADING = (
     "**Does attention align words?** Each output word is linked to the source word it attends to most (`</s>` never "
     "counts) and compared with the links of a statistical word aligner (eflomal) on the test set: the alignment "
     "error rate AER is 0 when they agree on every link, 1 when on none. A straight diagonal is the floor to beat. "
-    "`</s>` sink: the share of output words whose largest weight falls on `</s>`."
+    "`</s>` sink: the share of output words whose largest weight falls on `</s>`. Last source word: the share whose "
+    "link is the sentence's last word (usually the full stop). Mean largest weight: 1 when every row puts all its "
+    "weight on one position."
 )
 ALIGNMENT_TABLE_LABEL = "Attention against a word aligner (test set, reading the reference translation)"
 DIAGONAL_ROW = "a straight diagonal"
@@ -250,7 +252,8 @@ word, usually the full stop. Give the model a learned "no source word" slot and 
 every word. So the sink is where the decoder parks the weight it does not need: the translation loss never asks for a
 peaked distribution, and a small weight on the right word carries enough of it. What sharpened attention was training
 longer and taking dropout off the annotations; the bundled models keep `</s>` among the keys so that the parked weight
-stays visible where it is, not hidden in the full stop."""
+stays visible where it is, not hidden in the full stop. Where a model still puts its largest weight on `</s>` (the
+sink column above), its brightest cell among the words is where it aligns, and that is the link its AER counts."""
 ABLATION_TABLE_LABEL = "Decoder-design ablations"
 EVOLUTION_HEADING = "**How attention sharpened during training** (a fixed validation sentence after each epoch)"
 EVOLUTION_MODEL_LABEL = "Model"

@@ -53,7 +53,7 @@ from attention_demo.translate import Candidate, Translation, Translator
 from attention_demo.ui import text
 
 BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models" / "multi30k-de-en"
-DEFAULT_ATTENTION = "additive"  # the app opens on this model when the folder has it (Bahdanau's score function)
+DEFAULT_ATTENTION = "additive"  # the app opens on it when metrics.json has no alignment scores (Bahdanau's score)
 MAX_INPUT_CHARS = 1000  # longer input is cut before tokenizing, so even a 100 kB request stays cheap
 MAX_BEAM = 10
 DEFAULT_BEAM = 5
@@ -366,15 +366,11 @@ class AttentionDemo:
         self.notice = notice
         self.attention_types = [name for name in translator.models if name != BASELINE]
         self.has_baseline = BASELINE in translator.models
-        self.default_type = (
-            DEFAULT_ATTENTION
-            if DEFAULT_ATTENTION in self.attention_types
-            else (self.attention_types[0] if self.attention_types else None)
-        )
         self.examples = load_examples(translator.folder, translator.source_lang, translator.target_lang)
         self.references = {normalise(str(e["source"])): e["reference"] for e in self.examples if e["reference"]}
         # The evidence files are read once, here; nothing is recomputed from the dataset.
         self.metrics = read_optional_json(translator.folder / METRICS_FILE)
+        self.default_type = self._default_type()
         self.history = read_optional_json(translator.folder / HISTORY_FILE)
         self.evolution = read_optional_json(translator.folder / ATTENTION_EVOLUTION_FILE)
         links = (read_optional_json(translator.folder / ALIGNMENT_LINKS_FILE) or {}).get("sentences") or []
@@ -804,6 +800,22 @@ class AttentionDemo:
             rows.append([text.DIAGONAL_ROW, found["diagonal"].get("aer"), found["diagonal"].get("precision"),
                          found["diagonal"].get("recall"), None, None, None, None])  # fmt: skip
         return pd.DataFrame(rows, columns=text.ALIGNMENT_COLUMNS)
+
+    def _default_type(self) -> str | None:
+        """The model the app opens on: the attention model whose attention agrees best with the word aligner (the
+        lowest AER in metrics.json), so that a first heatmap shows alignment; without those numbers
+        ``DEFAULT_ATTENTION``, else the first attention model."""
+        found = ((self.metrics or {}).get(ALIGNMENT_KEY) or {}).get("models") or {}
+        aer = {}
+        for name, numbers in found.items() if isinstance(found, dict) else ():
+            value = ((numbers.get("reference") if isinstance(numbers, dict) else None) or {}).get("aer")
+            if name in self.attention_types and isinstance(value, (int, float)):
+                aer[name] = value
+        if aer:
+            return min(aer, key=aer.__getitem__)
+        if DEFAULT_ATTENTION in self.attention_types:
+            return DEFAULT_ATTENTION
+        return self.attention_types[0] if self.attention_types else None
 
     def ablation_table(self) -> pd.DataFrame:
         """The decoder-design ablations stored with the models (metrics.json "alignment" -> "ablations")."""
