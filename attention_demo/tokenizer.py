@@ -51,8 +51,9 @@ def encode(tokenizer: Tokenizer, text: str) -> list[int]:
 
 
 def decode(tokenizer: Tokenizer, ids: Iterable[int]) -> str:
-    """Subword ids -> detokenized text; special tokens are dropped."""
-    return tokenizer.decode([int(i) for i in ids], skip_special_tokens=True).strip()
+    """Subword ids -> detokenized text; special tokens are dropped and runs of spaces (a bare word mark decodes to
+    one) collapse to one, so the text matches the words the app shows."""
+    return " ".join(tokenizer.decode([int(i) for i in ids], skip_special_tokens=True).split())
 
 
 def pieces(tokenizer: Tokenizer, ids: Iterable[int]) -> list[str]:
@@ -83,4 +84,4 @@ def text_from_pieces(piece_strings: Iterable[str]) -> str:
     >>> text_from_pieces(["▁A", "▁bi", "cycle", "▁", ".", "</s>"])
     'A bicycle .'
     """
-    return "".join(p for p in piece_strings if p not in SPECIAL_TOKENS).replace(WORD_MARK, " ").strip()
+    return " ".join("".join(p for p in piece_strings if p not in SPECIAL_TOKENS).replace(WORD_MARK, " ").split())

@@ -198,6 +198,7 @@ def test_integrated_gradients_are_complete(tiny_model, attention_type: str | Non
     # Too few steps break completeness: the check is not vacuous.
     _, coarse = evidence.integrated_gradients(model, source, target, n_steps=1, return_completeness=True, max_steps=1)
     assert coarse.relative_error.max() > 10 * check.relative_error.max()
+    assert (coarse.steps == 1).all()  # max_steps=1: no row was computed again
 
 
 def test_integrated_gradients_add_steps_to_a_row_until_it_is_complete(tiny_model) -> None:
@@ -307,6 +308,27 @@ def test_gradient_passes_hold_sources_of_one_length_and_every_pair_once() -> Non
         assert len(rows.sentence) == 1 or len(rows.sentence) * (rows.src.size(1) + rows.tgt_in.size(1)) <= 40
         seen += list(zip(rows.sentence, rows.position.tolist()))
     assert sorted(seen) == sorted(evidence._all_pairs(targets))
+
+
+@pytest.mark.parametrize("attention_type", MODEL_TYPES)
+def test_each_method_name_gives_that_methods_attribution(tiny_model, attention_type: str | None) -> None:
+    """``attribution(..., method)`` is exactly the function of that name (saliency's shares, Integrated Gradients in
+    nats, occlusion's drops), and ``attributions`` passes Integrated Gradients' starting step count on."""
+    model = tiny_model(attention_type, seed=3)
+    source, target = random_sources([7], seed=8)[0], [9, 4, 15, EOS_ID]
+    expected = {
+        "gradient_x_input": evidence.saliency(model, source, target),
+        "integrated_gradients": evidence.integrated_gradients(model, source, target),
+        "occlusion": evidence.occlusion(model, source, target),
+    }
+    assert set(expected) == set(evidence.ATTRIBUTION_METHODS)
+    for method, matrix in expected.items():
+        np.testing.assert_allclose(evidence.attribution(model, source, target, method), matrix, rtol=1e-5, atol=1e-7)
+    # 3, 6, 12, ... points never meet the default start (16): a dropped n_steps would show.
+    started_at_3 = evidence.integrated_gradients(model, source, target, n_steps=3)
+    batched = evidence.attributions(model, [source], [target], "integrated_gradients", n_steps=3)[0]
+    np.testing.assert_allclose(batched, started_at_3, rtol=1e-6, atol=1e-8)
+    assert not np.allclose(started_at_3, expected["integrated_gradients"], rtol=1e-6, atol=1e-8)
 
 
 def test_attribution_refuses_an_unknown_method(tiny_model) -> None:

@@ -68,6 +68,13 @@ def test_text_from_pieces_agrees_with_decode(tokenizer: Tokenizer) -> None:
         assert text_from_pieces(pieces(tokenizer, ids)) == decode(tokenizer, ids) == sentence
 
 
+def test_a_bare_word_mark_never_doubles_a_space(tokenizer: Tokenizer) -> None:
+    """An undertrained model may emit a bare word mark between words; decode and text_from_pieces then give one
+    space, as the app's word view does, not two."""
+    ids = [*encode(tokenizer, "the dog"), tokenizer.token_to_id(WORD_MARK), *encode(tokenizer, "the cat")]
+    assert decode(tokenizer, ids) == text_from_pieces(pieces(tokenizer, ids)) == "the dog the cat"
+
+
 def test_word_mark_helpers() -> None:
     """A piece with the mark starts a word and is shown without it (a bare mark stays visible); a continuation piece
     is shown with a leading dot; special tokens as they are."""
