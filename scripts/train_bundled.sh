@@ -3,7 +3,7 @@
 # by side (one per core; the second reuses the tokenizers the first one writes and merges its entries into the same
 # metrics.json / history.json), then one evaluation pass that re-evaluates all four best checkpoints and writes the
 # metrics and the model card. Resumable: run it again after an interruption.
-# Usage: scripts/train_bundled.sh DATASET OUTPUT_DIR; extra train.py flags in TRAIN_FLAGS. Logs: OUTPUT_DIR.*.log.
+# Usage: scripts/train_bundled.sh DATASET OUTPUT_DIR; TRAIN_FLAGS replaces the flags below. Logs: OUTPUT_DIR.*.log.
 set -euo pipefail
 dataset=${1:?usage: scripts/train_bundled.sh DATASET OUTPUT_DIR}
 output=${2:?usage: scripts/train_bundled.sh DATASET OUTPUT_DIR}
