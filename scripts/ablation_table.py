@@ -34,6 +34,11 @@ VARIANTS = {  # the order and wording of the README's table
 }
 
 
+def variant_order(run: str) -> int:
+    """A run's place in the table: the order of ``VARIANTS``, unknown runs last."""
+    return list(VARIANTS).index(run) if run in VARIANTS else len(VARIANTS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset_name", required=True, help="Hub dataset id or local folder (as for train.py)")
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = Path(args.runs)
     folders = sorted(
         (p.parent.parent for p in runs.glob(f"*/{args.model}/config.json")),
-        key=lambda p: list(VARIANTS).index(p.name) if p.name in VARIANTS else len(VARIANTS),
+        key=lambda p: variant_order(p.name),
     )
     print(
         "| variant | `</s>` sink | last source word | mean largest weight | AER (reference) | AER (own translation) "
@@ -90,12 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         stored = (metrics.get(ALIGNMENT_KEY) or {}).get("ablations") or {}
         scored = {row["run"] for row in rows}
         kept = [row for row in stored.get("rows") or [] if row.get("run") not in scored]
-        order = list(VARIANTS)
         metrics.setdefault(ALIGNMENT_KEY, {})["ablations"] = {
             "model": args.model,
             "budget": "same seed, data, tokenizers and epochs for every run (scripts/ablations.sh)",
             "diagonal_aer": diagonal if diagonal is not None else stored.get("diagonal_aer"),
-            "rows": sorted(kept + rows, key=lambda r: order.index(r["run"]) if r["run"] in order else len(order)),
+            "rows": sorted(kept + rows, key=lambda row: variant_order(row["run"])),
         }
         write_json_atomic(path, metrics)
     return 0
