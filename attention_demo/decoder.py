@@ -186,11 +186,19 @@ class Decoder(nn.Module):
         memory: EncoderMemory,
         hidden: DecoderState | None = None,
         weights_override: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
     ) -> DecoderOutput:
         """Run the decoder over ``tgt_in`` ``(batch, tgt_len)`` (teacher forcing, or one step at a time).
 
         ``weights_override`` ``(batch, tgt_len, src_len)`` replaces the attention weights before Combine.
+
+        ``positions`` ``(batch,)``: compute the output of row ``n`` only at target position ``positions[n]``, so the
+        logits, attention and scores are ``(batch, 1, ...)`` (attribution explains one output word per row). Every row
+        still needs the recurrence up to its position; with the Luong placement and no input feeding the steps do not
+        feed each other, so the GRU states are cut to the row's position before attention, Combine and the output
+        layer, otherwise only the output layer is.
         """
+        rows = None if positions is None else torch.arange(positions.numel(), device=positions.device)
         state = self.initial_state(memory) if hidden is None else hidden
         embedded = self.dropout(self.embedding(tgt_in))  # (batch, tgt_len, emb)
         if self.summary_input:
@@ -199,6 +207,8 @@ class Decoder(nn.Module):
         if not self.step_by_step:
             # Luong placement: the GRU runs over all steps in one call, then attention for all steps at once.
             states, rnn = self.rnn(embedded, state.rnn)  # (batch, tgt_len, hidden)
+            if positions is not None:
+                states = states[rows, positions].unsqueeze(1)  # (batch, 1, hidden): only the row's own step
             context, weights, scores = self._context(states, memory, weights_override)
             attentional = torch.tanh(self.combine_context(torch.cat([states, context], dim=-1)))  # (batch, T, emb)
             state = DecoderState(rnn)
@@ -222,5 +232,9 @@ class Decoder(nn.Module):
             attentional = torch.cat([a for a, _, _ in steps], dim=1)
             weights = None if self.attention is None else torch.cat([w for _, w, _ in steps], dim=1)
             scores = None if self.attention is None else torch.cat([e for _, _, e in steps], dim=1)
+            if positions is not None:  # only the row's own step: (batch, 1, ...)
+                attentional = attentional[rows, positions].unsqueeze(1)
+                weights = None if weights is None else weights[rows, positions].unsqueeze(1)
+                scores = None if scores is None else scores[rows, positions].unsqueeze(1)
         logits = self.output(self.dropout(attentional))  # (batch, tgt_len, vocab)
         return DecoderOutput(logits, state, weights, scores)

@@ -48,17 +48,23 @@ class Encoder(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
         )
 
-    def forward(self, src: torch.Tensor, src_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, src: torch.Tensor, src_mask: torch.Tensor, embedded: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a padded batch.
 
         Args:
             src: ``(batch, src_len)`` token ids.
             src_mask: ``(batch, src_len)`` bool, True for real tokens.
+            embedded: ``(batch, src_len, emb)`` source embeddings to read instead of ``embedding(src)``: attribution
+                differentiates with respect to them as an input, so nothing is hooked into the shared module.
 
         Returns:
             annotations ``(batch, src_len, 2*hidden)`` (zeros at padding) and summary ``(batch, 2*hidden)``.
         """
-        embedded = self.dropout(self.embedding(src))  # (batch, src_len, emb)
+        if embedded is None:
+            embedded = self.embedding(src)
+        embedded = self.dropout(embedded)  # (batch, src_len, emb)
         if bool(src_mask.all()):
             # No padding (one sentence, or copies of one as in the evidence views): packing would change nothing
             # and costs more than the GRU itself in a backward pass.

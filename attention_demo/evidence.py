@@ -42,7 +42,6 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,8 +49,7 @@ from pathlib import Path
 import captum
 import numpy as np
 import torch
-from captum.attr import FeatureAblation, LayerGradientXActivation, LayerIntegratedGradients
-from torch import nn
+from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients
 from tqdm.auto import tqdm
 
 from attention_demo.data import decoder_input, pad
@@ -169,36 +167,6 @@ def _all_pairs(targets: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
     return [(k, t) for k, target in enumerate(targets) for t in range(len(target))]
 
 
-@contextmanager
-def _output_only_at(model: Seq2Seq, positions: torch.Tensor) -> Iterator[None]:
-    """While active, ``model.decode`` computes the output of row ``n`` only at output position ``positions[n]``:
-    its logits are ``(N, 1, vocab)``.
-
-    A row needs the decoder's recurrence up to its position, but the rest only there. With attention from the
-    current state (Luong placement, no input feeding) steps do not feed each other, so the GRU states are cut to the
-    row's position before attention, Combine and the output layer; otherwise only the output layer is.
-    """
-    rows = torch.arange(positions.numel(), device=positions.device)
-    decoder = model.decoder
-    if decoder.step_by_step:
-
-        def pick_output(module: nn.Module, args: tuple) -> tuple:
-            return (args[0][rows, positions].unsqueeze(1),)  # (N, 1, emb) attentional state of the row's step
-
-        handle = decoder.output.register_forward_pre_hook(pick_output)
-    else:
-
-        def pick_states(module: nn.Module, args: tuple, output: tuple) -> tuple:
-            states, last = output  # states (N, L, hidden)
-            return states[rows, positions].unsqueeze(1), last
-
-        handle = decoder.rnn.register_forward_hook(pick_states)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
 def _logprobs(
     model: Seq2Seq,
     src: torch.Tensor,
@@ -206,6 +174,7 @@ def _logprobs(
     tgt_in: torch.Tensor,
     tokens: torch.Tensor,
     positions: torch.Tensor | None = None,
+    embedded: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Teacher-forced log-probabilities of output tokens: the function every attribution method explains.
 
@@ -214,17 +183,24 @@ def _logprobs(
         tgt_in: ``(N, L)`` decoder input.
         tokens: ``(N, L)`` the output token at every position, or ``(N,)`` with ``positions``.
         positions: ``(N,)`` one output position per row, or None for all positions.
+        embedded: ``(N, S, emb)`` the source embeddings to read instead of looking ``src`` up.
 
     Returns:
         ``(N, L)`` log p(tokens[n, t] | src[n], tgt_in[n, :t+1]), or ``(N,)`` at ``positions``.
     """
-    memory = model.encode(src, src_mask)
+    memory = model.encode(src, src_mask, embedded)
     if positions is None:
         logits = model.decode(tgt_in, memory).logits  # (N, L, V)
         return torch.log_softmax(logits.float(), dim=-1).gather(2, tokens.unsqueeze(2)).squeeze(2)
-    with _output_only_at(model, positions):
-        logits = model.decode(tgt_in, memory).logits[:, 0]  # (N, V)
+    logits = model.decode(tgt_in, memory, positions=positions).logits[:, 0]  # (N, V): each row at its own position
     return torch.log_softmax(logits.float(), dim=-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+
+
+def _embedded_logprobs(model: Seq2Seq, embedded: torch.Tensor, src: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+    """:func:`_logprobs` with the source embeddings first: the input that gradient x input and Integrated Gradients
+    differentiate. Taking them as an input (captum's non-layer classes) instead of hooking the shared embedding layer
+    keeps every request's attribution to itself (many visitors share one model)."""
+    return _logprobs(model, src, *rest, embedded=embedded)
 
 
 @dataclass
@@ -257,17 +233,18 @@ def _gradient_x_input(
     model: Seq2Seq, sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]
 ) -> list[np.ndarray]:
     """``||x_i * d log p(y_t) / d x_i||`` of every output token of every sentence (captum's
-    ``LayerGradientXActivation`` on the source embeddings), batched over (sentence, output position) rows.
+    ``InputXGradient`` on the source embeddings), batched over (sentence, output position) rows.
 
     Returns:
         one ``(T_k, S_k)`` matrix per sentence (not normalised).
     """
-    forward = partial(_logprobs, model)
+    explain = InputXGradient(partial(_embedded_logprobs, model))
     matrices = [np.zeros((len(t), len(s))) for s, t in zip(sources, targets)]
     with torch.enable_grad():
         for rows in _row_batches(sources, targets, _all_pairs(targets), PASS_BUDGET, _device(model)):
-            attributions = LayerGradientXActivation(forward, model.encoder.embedding).attribute(
-                rows.src, additional_forward_args=(rows.src_mask, rows.tgt_in, rows.token, rows.position)
+            attributions = explain.attribute(
+                model.encoder.embedding(rows.src).detach().requires_grad_(),
+                additional_forward_args=(rows.src, rows.src_mask, rows.tgt_in, rows.token, rows.position),
             )  # (N, S, emb): x_i * d log p(y_t) / d x_i
             values = attributions.norm(dim=-1).detach().double().cpu().numpy()  # (N, S)
             for n, (k, t) in enumerate(zip(rows.sentence, rows.position.tolist())):
@@ -283,8 +260,8 @@ def _integrated_gradients(
     n_steps: int = IG_STEPS,
     max_steps: int = IG_MAX_STEPS,
 ) -> tuple[list[np.ndarray], list[Completeness]]:
-    """Integrated Gradients of every output token of every sentence (captum's ``LayerIntegratedGradients`` on the
-    source embeddings, from the all-``<pad>`` source), batched over (sentence, output position) rows.
+    """Integrated Gradients of every output token of every sentence (captum's ``IntegratedGradients`` on the
+    source embeddings, from the all-``<pad>`` source's embeddings), batched over (sentence, output position) rows.
 
     Every row starts with ``n_steps`` quadrature points; a row whose completeness error is not under
     ``COMPLETENESS_TOLERANCE`` is computed again with twice as many, up to ``max_steps``.
@@ -293,17 +270,18 @@ def _integrated_gradients(
         one ``(T_k, S_k)`` matrix per sentence (signed, in nats) and its :class:`Completeness`.
     """
     device = _device(model)
-    forward = partial(_logprobs, model)
+    explain = IntegratedGradients(partial(_embedded_logprobs, model))
     matrices = [np.zeros((len(t), len(s))) for s, t in zip(sources, targets)]
     checks = [Completeness(np.zeros(len(t)), np.zeros(len(t)), np.zeros(len(t), dtype=int)) for t in targets]
     pairs, steps = _all_pairs(targets), n_steps
     with torch.enable_grad():
         while pairs:
             for rows in _row_batches(sources, targets, pairs, PASS_BUDGET // steps, device):
-                attributions, delta = LayerIntegratedGradients(forward, model.encoder.embedding).attribute(
-                    rows.src,
-                    baselines=torch.full_like(rows.src, PAD_ID),
-                    additional_forward_args=(rows.src_mask, rows.tgt_in, rows.token, rows.position),
+                embedding = model.encoder.embedding
+                attributions, delta = explain.attribute(
+                    embedding(rows.src).detach().requires_grad_(),
+                    baselines=embedding(torch.full_like(rows.src, PAD_ID)).detach(),  # the zero vector
+                    additional_forward_args=(rows.src, rows.src_mask, rows.tgt_in, rows.token, rows.position),
                     n_steps=steps,
                     method=IG_QUADRATURE,
                     return_convergence_delta=True,
@@ -414,7 +392,7 @@ def saliency(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], nor
 
     For output position ``t`` (which produced ``tgt_ids[t]`` from ``<s> y_1 .. y_{t-1}``) and source piece ``i``:
     ``sal[t, i] = || x_i * d log p(y_t) / d x_i ||_2`` where ``x_i`` is the source embedding of piece ``i``
-    (captum's ``LayerGradientXActivation`` on the encoder's embedding layer, then the L2 norm over the embedding).
+    (captum's ``InputXGradient`` with the source embeddings as the input, then the L2 norm over the embedding).
 
     Args:
         model: any model (attention or baseline); it should be in eval mode (dropout off).
@@ -441,7 +419,7 @@ def integrated_gradients(
     """Integrated Gradients (Sundararajan et al. 2017) of every output token on every source piece.
 
     ``ig[t, i] = sum_e (x_ie - x'_ie) * integral_0^1 d log p(y_t | x' + a (x - x')) / d x_ie da`` on the source
-    embeddings ``x`` (captum's ``LayerIntegratedGradients`` on the encoder's embedding layer, Gauss-Legendre
+    embeddings ``x`` (captum's ``IntegratedGradients`` with the source embeddings as the input, Gauss-Legendre
     quadrature), summed over the embedding dimensions ``e``. The baseline ``x'`` is the same source with
     every piece, ``</s>`` included, replaced by ``<pad>``, whose embedding is the zero vector (``padding_idx``): the
     zero-embedding baseline, with the source length and mask unchanged. Unlike gradient x input the values are
@@ -916,9 +894,9 @@ def evaluate_folder(
         "decoding": "greedy",
         "method": {
             "library": f"captum {captum.__version__}",
-            "saliency": "gradient x input (captum LayerGradientXActivation on the encoder's embedding layer), L2 norm "
+            "saliency": "gradient x input (captum InputXGradient on the source embeddings), L2 norm "
             "over the embedding, teacher-forced on the greedy output, each output row normalised to sum 1",
-            "integrated_gradients": f"captum LayerIntegratedGradients on the encoder's embedding layer, {n_steps} "
+            "integrated_gradients": f"captum IntegratedGradients on the source embeddings, {n_steps} "
             f"{IG_QUADRATURE} steps, doubled for an output step until its completeness error is under "
             f"{COMPLETENESS_TOLERANCE:.0%} (at most {IG_MAX_STEPS}), summed over the embedding (signed, nats); "
             "baseline: every source piece, </s> included, replaced by <pad>, whose embedding is the zero vector (same "

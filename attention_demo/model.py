@@ -14,7 +14,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from attention_demo.attention import ATTENTION_TYPES
-from attention_demo.decoder import Decoder, DecoderOutput, EncoderMemory
+from attention_demo.decoder import Decoder, DecoderOutput, DecoderState, EncoderMemory
 from attention_demo.encoder import Encoder
 
 BASELINE = "baseline"  # the model name (and --attention value) for the model without attention
@@ -101,9 +101,14 @@ class Seq2Seq(
     def has_attention(self) -> bool:
         return self.config.attention_type is not None
 
-    def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> EncoderMemory:
-        """src ``(batch, src_len)`` ids, src_mask ``(batch, src_len)`` bool -> what the decoder reads."""
-        annotations, summary = self.encoder(src, src_mask)  # (batch, src_len, 2*enc_hidden), (batch, 2*enc_hidden)
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor, embedded: torch.Tensor | None = None) -> EncoderMemory:
+        """src ``(batch, src_len)`` ids, src_mask ``(batch, src_len)`` bool -> what the decoder reads.
+
+        ``embedded`` ``(batch, src_len, emb)``: source embeddings to read instead of looking ``src`` up (attribution
+        takes them as its input; see ``Encoder.forward``).
+        """
+        # (batch, src_len, 2*enc_hidden), (batch, 2*enc_hidden)
+        annotations, summary = self.encoder(src, src_mask, embedded)
         return self.decoder.memory(annotations, summary, self.attention_mask(src, src_mask))
 
     def attention_mask(self, src: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
@@ -120,11 +125,16 @@ class Seq2Seq(
         self,
         tgt_in: torch.Tensor,
         memory: EncoderMemory,
-        hidden: torch.Tensor | None = None,
+        hidden: DecoderState | None = None,
         weights_override: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
     ) -> DecoderOutput:
-        """tgt_in ``(batch, tgt_len)`` -> logits ``(batch, tgt_len, vocab)``, new hidden state, attention."""
-        return self.decoder(tgt_in, memory, hidden, weights_override)
+        """tgt_in ``(batch, tgt_len)`` -> logits ``(batch, tgt_len, vocab)``, new hidden state, attention.
+
+        ``positions`` ``(batch,)``: only row ``n``'s output at position ``positions[n]``, logits ``(batch, 1, vocab)``
+        (see ``Decoder.forward``).
+        """
+        return self.decoder(tgt_in, memory, hidden, weights_override, positions)
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> DecoderOutput:
         """Teacher-forced pass over all target steps at once.

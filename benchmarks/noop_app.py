@@ -11,7 +11,7 @@ import argparse
 
 import gradio as gr
 
-from attention_demo.ui.serving import CONCURRENCY_LIMIT, QUEUE_SIZE
+from attention_demo.ui.concurrency import CONCURRENCY_LIMIT, QUEUE_SIZE
 
 
 def main() -> None:

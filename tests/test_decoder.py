@@ -274,3 +274,24 @@ def test_step_by_step_designs_compute_the_documented_equations(
 def test_unknown_placement_is_a_clear_error(tiny_config: Callable[..., object]) -> None:
     with pytest.raises(ValueError, match=r"^Unknown attention placement 'sideways'; choose one of luong, bahdanau\.$"):
         Seq2Seq(tiny_config("dot", attention_placement="sideways"))
+
+
+@pytest.mark.parametrize("design", ["luong", "bahdanau", "input_feeding"])
+@pytest.mark.parametrize("attention_type", ["additive", None])
+def test_positions_give_each_row_its_own_step_of_the_full_output(
+    tiny_model: Callable[..., Seq2Seq], attention_type: str | None, design: str
+) -> None:
+    """``positions=`` computes row n's output at ``positions[n]`` only: exactly that step of the full output (what
+    attribution explains, without a hook on the shared model)."""
+    model = tiny_model(attention_type, seed=5, **DESIGNS[design])
+    src, mask, tgt_in = _inputs()
+    memory = model.encode(src, mask)
+    full = model.decoder(tgt_in, memory)
+    positions = torch.tensor([4, 0, 5])
+    rows = torch.arange(3)
+    cut = model.decode(tgt_in, memory, positions=positions)
+    assert cut.logits.shape == (3, 1, UNIT_VOCAB_SIZE)
+    torch.testing.assert_close(cut.logits[:, 0], full.logits[rows, positions])
+    if attention_type is not None:
+        torch.testing.assert_close(cut.attention[:, 0], full.attention[rows, positions])
+        torch.testing.assert_close(cut.scores[:, 0], full.scores[rows, positions])

@@ -101,3 +101,14 @@ def test_annotation_dropout_can_be_switched_off(tiny_model: Callable[..., Seq2Se
     assert not (annotations[mask] == 0).any()
     torch.manual_seed(1)
     assert not torch.allclose(encoder(src, mask)[0], annotations)  # the embeddings still get dropout
+
+
+def test_given_embeddings_replace_the_lookup(tiny_model: Callable[..., Seq2Seq]) -> None:
+    """``embedded=`` is read instead of ``embedding(src)``: the same vectors encode alike, other vectors differently
+    (attribution differentiates with respect to them)."""
+    encoder = tiny_model("additive").encoder.eval()
+    src, mask = pad(random_sources([6, 4]))
+    looked_up = encoder.embedding(src)
+    for plain, given in zip(encoder(src, mask), encoder(src, mask, looked_up), strict=True):
+        torch.testing.assert_close(plain, given)
+    assert not torch.allclose(encoder(src, mask)[1], encoder(src, mask, 2 * looked_up)[1])

@@ -16,12 +16,10 @@ import gradio as gr
 import torch
 
 from attention_demo.ui import text
+from attention_demo.ui.concurrency import CONCURRENCY_LIMIT, QUEUE_SIZE, torch_threads
 from attention_demo.ui.layout import CSS, Layout, build_layout
 from attention_demo.ui.views import BUNDLED_MODELS, AttentionDemo, load_translator
 from attention_demo.ui.wiring import wire
-
-CONCURRENCY_LIMIT = 2  # requests computed at once (translation is CPU-bound)
-QUEUE_SIZE = 32  # requests waiting beyond that; more are turned away with a "queue full" message
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +29,8 @@ def build(demo: AttentionDemo) -> tuple[gr.Blocks, Layout]:
     with gr.Blocks(title=text.TITLE) as blocks:
         layout = build_layout(demo)
         wire(layout, demo, blocks)
-    # A few requests at a time (translation is CPU-bound) and a bounded waiting line, for every way of launching.
+    # A bounded waiting line, for every way of launching. The events that run a model share one concurrency group of
+    # CONCURRENCY_LIMIT (wiring); the default limit only bounds an event that names neither group.
     blocks.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return blocks, layout
 
@@ -44,14 +43,13 @@ def build_app(demo: AttentionDemo) -> gr.Blocks:
 def tune_for_serving() -> None:
     """Process settings for a long-running server, applied once the models are loaded and the page is built.
 
-    - One share of the CPU cores per concurrent request (``CONCURRENCY_LIMIT``): two requests with two threads each
-      on a two-core machine made the threads wait on each other (README, Performance).
+    - One share of the CPU cores per concurrent model-running request (``concurrency.CONCURRENCY_LIMIT``): two
+      requests with two threads each on a two-core machine made the threads wait on each other (README, Performance).
     - ``gc.freeze()``: the half a million objects of torch, Gradio and the models live as long as the process, but the
       garbage collector walked all of them in every full collection, a pause in the middle of a request. Frozen
       objects are skipped.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores // CONCURRENCY_LIMIT))
+    torch.set_num_threads(torch_threads())
     gc.collect()
     gc.freeze()
 

@@ -16,7 +16,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -51,6 +50,7 @@ from attention_demo.text import clean_text
 from attention_demo.tokenizer import EOS, EOS_ID, UNK, decode, display_piece, encode, pieces, text_from_pieces
 from attention_demo.translate import Candidate, Translation, Translator
 from attention_demo.ui import text
+from attention_demo.ui.concurrency import MODEL_THREADS
 
 BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models" / "multi30k-de-en"
 DEFAULT_ATTENTION = "additive"  # the app opens on it when metrics.json has no alignment scores (Bahdanau's score)
@@ -61,9 +61,6 @@ EXAMPLES_SHOWN = 8  # sentences in the examples gallery (spread from short to lo
 OPENING_WORDS = 12  # the page opens on a test sentence of about this many words
 UNKNOWN_NOTICE_RATIO = 0.3  # say so when this share of the source pieces is <unk> (emoji, other scripts)
 LABEL_CHARS = 24  # heatmap labels longer than this end with "…" (the tooltip and the spans show the same label)
-# Threads for the models of one request (see AttentionDemo.translate_with), shared by the requests the server runs at
-# once (two models each; attention_demo.ui.serving.CONCURRENCY_LIMIT requests).
-MODEL_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="model")
 
 logger = logging.getLogger(__name__)
 _SERIALS = itertools.count()
@@ -520,7 +517,8 @@ class AttentionDemo:
 
     def random_example(self) -> str:
         """A random example sentence (a test sentence when the folder has them)."""
-        return str(random.choice(self.examples)["source"])
+        # A generator of the call's own (seeded from the OS): the global one is shared by every request.
+        return str(random.Random().choice(self.examples)["source"])
 
     def compare(self, sentence: Any, beam: Any, merge: bool = False) -> CompareView:
         """The same sentence through every attention model: a notice, the translations and the heatmaps."""

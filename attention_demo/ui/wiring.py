@@ -23,6 +23,7 @@ import gradio as gr
 
 from attention_demo.tokenizer import EOS, WORD_MARK
 from attention_demo.ui import text
+from attention_demo.ui.concurrency import CHEAP_EVENT, MODEL_EVENT
 from attention_demo.ui.layout import Layout
 from attention_demo.ui.views import AttentionDemo, HeatmapData, HypothesisView, Shown, TranslateView
 
@@ -111,7 +112,8 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
     hypothesis_outputs = [getattr(tab, name) for name in HYPOTHESIS_OUTPUTS]
     settings = [tab.attention_type, tab.beam, tab.merge]
     private = {"api_visibility": "private"}
-    cheap = {"concurrency_limit": None, **private}  # no model runs: never waits behind the translations
+    models = {**MODEL_EVENT, **private}  # runs a model: one shared concurrency group (concurrency.py)
+    cheap = {**CHEAP_EVENT, **private}  # no model runs: never waits behind the translations
 
     # -- the first tab ------------------------------------------------------------------------------------------------
     opening = demo.opening()  # translated once, here; every visitor's page opens on it
@@ -140,17 +142,17 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
     run_translate = guarded(translate, tab.notice, text.DOING_TRANSLATE)
     blocks.load(guarded(open_page, tab.notice, text.DOING_TRANSLATE), None, translate_outputs + [tab.source], **cheap)
     inputs = [tab.source, *settings]
-    tab.translate_button.click(run_translate, inputs, translate_outputs, api_name="translate")
+    tab.translate_button.click(run_translate, inputs, translate_outputs, api_name="translate", **MODEL_EVENT)
     # Enter in the text box, a new attention type or a new beam size translate again at once.
     for trigger in (tab.source.submit, tab.attention_type.input, tab.beam.release):
-        trigger(run_translate, inputs, translate_outputs, **private)
+        trigger(run_translate, inputs, translate_outputs, **models)
     tab.examples.click(
         guarded(translate_example, tab.notice, text.DOING_TRANSLATE), [tab.examples, *settings],
-        translate_outputs + [tab.source], **private,
+        translate_outputs + [tab.source], **models,
     )  # fmt: skip
     tab.random_button.click(
         guarded(translate_random, tab.notice, text.DOING_RANDOM), settings, translate_outputs + [tab.source],
-        **private,
+        **models,
     )  # fmt: skip
     # Another hypothesis, or words instead of subwords: a new heatmap, starting again from the first output word.
     run_hypothesis = guarded(show_hypothesis, tab.focus, text.DOING_HEATMAP)
@@ -192,12 +194,12 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
     # The tab computes when opened, and again when another attribution method is picked (the slow ones only then).
     run_evidence = guarded(open_evidence, evidence_tab.status, text.DOING_EVIDENCE)
     evidence_inputs = [*hypothesis_inputs, ui.evidence_key, evidence_tab.method]
-    evidence_tab.tab.select(run_evidence, evidence_inputs, evidence_outputs, **private)
-    evidence_tab.method.input(run_evidence, evidence_inputs, evidence_outputs, **private)
+    evidence_tab.tab.select(run_evidence, evidence_inputs, evidence_outputs, **models)
+    evidence_tab.method.input(run_evidence, evidence_inputs, evidence_outputs, **models)
     evidence_tab.surgery_button.click(
         guarded(operate, evidence_tab.surgery_status, text.DOING_SURGERY),
         [ui.shown, tab.hypothesis, evidence_tab.surgery_step, evidence_tab.surgery_mode, evidence_tab.surgery_source],
-        [evidence_tab.surgery_status, evidence_tab.surgery_table], **private,
+        [evidence_tab.surgery_status, evidence_tab.surgery_table], **models,
     )  # fmt: skip
 
     # -- inside one step ----------------------------------------------------------------------------------------------
@@ -223,11 +225,11 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
 
     step_tab.tab.select(
         guarded(open_step, step_tab.status, text.DOING_STEP), [ui.shown, tab.hypothesis, ui.step_key],
-        step_outputs + [ui.step_key], **private,
+        step_outputs + [ui.step_key], **models,
     )  # fmt: skip
     step_tab.position.input(
         guarded(show_step, step_tab.status, text.DOING_STEP), [ui.shown, tab.hypothesis, step_tab.position],
-        step_outputs, **private,
+        step_outputs, **models,
     )  # fmt: skip
 
     # -- compare attention types --------------------------------------------------------------------------------------
@@ -241,8 +243,8 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
 
     run_compare = guarded(compare, compare_tab.status, text.DOING_COMPARE)
     compare_inputs = [tab.source, tab.beam, tab.merge]
-    compare_tab.button.click(run_compare, compare_inputs, compare_outputs(ui), api_name="compare")
-    compare_tab.tab.select(run_compare, compare_inputs, compare_outputs(ui), **private)
+    compare_tab.button.click(run_compare, compare_inputs, compare_outputs(ui), api_name="compare", **MODEL_EVENT)
+    compare_tab.tab.select(run_compare, compare_inputs, compare_outputs(ui), **models)
 
     # -- why attention helps ------------------------------------------------------------------------------------------
     figures: dict = {}  # the training plots, drawn and encoded once for all visitors when first asked for
@@ -274,7 +276,7 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
     run_aligner = guarded(aligner, why.aligner_text, text.DOING_ALIGNER)
     for control in (why.aligner_model, why.aligner_sentence):
         control.input(
-            run_aligner, [why.aligner_model, why.aligner_sentence], [why.aligner_text, why.aligner_heatmap], **private
+            run_aligner, [why.aligner_model, why.aligner_sentence], [why.aligner_text, why.aligner_heatmap], **models
         )
 
     run_evolution = guarded(evolution, why.evolution_text, text.DOING_EVOLUTION)
