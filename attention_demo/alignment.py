@@ -28,6 +28,7 @@ Corpus command (writes ``metrics.json["alignment"]`` and ``alignment_links.json`
 from __future__ import annotations
 
 import argparse
+import bisect
 import logging
 import sys
 import tempfile
@@ -131,15 +132,28 @@ def diagonal_links(target_words: int, source_words: int) -> Links:
     return {(min(source_words - 1, round(i * source_words / target_words)), i) for i in range(target_words)}
 
 
+# Neighbours as (target, source) offsets, in the order of Moses' symal: the four sides, then the diagonals.
 _NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
 def grow_diag_final_and(forward: Links, reverse: Links) -> Links:
-    """Symmetrise two directional alignments (Koehn et al. 2005; Moses' ``grow-diag-final-and``).
+    """Symmetrise two directional alignments with grow-diag-final-and (Koehn et al. 2003 and 2005; Moses' ``symal``).
 
-    Start from the intersection; repeatedly add links of the union that neighbour an existing link (diagonals
-    included) and align a word not yet aligned; finally add links of each direction whose two words are both
-    still unaligned.
+    Args:
+        forward: the ``(source word, target word)`` links of one direction (eflomal's forward links: each target word
+            linked to at most one source word).
+        reverse: those of the other direction.
+
+    1. **Intersection**: start from the links both directions agree on.
+    2. **Grow-diag**: scan the links found so far, target word first; add each link of the union that neighbours the
+       scanned link (the four sides and the four diagonals) and aligns a word that is not aligned yet; repeat until a
+       scan adds nothing.
+    3. **Final-and**: add the links of ``forward``, then of ``reverse``, whose words are *both* still unaligned
+       (grow-diag-final adds those with one unaligned word).
+
+    When two candidate links compete for an unaligned word, the order decides; it is symal's: links sorted by target
+    then source word, a link added ahead of the scan scanned in the same pass, one added behind it in the next.
+    (fast_align's ``atools`` scans the union's candidate links instead, and breaks such ties differently.)
     """
     union = forward | reverse
     alignment = set(forward & reverse)
@@ -148,20 +162,23 @@ def grow_diag_final_and(forward: Links, reverse: Links) -> Links:
     added = True
     while added:
         added = False
-        for j, i in sorted(alignment):
-            for dj, di in _NEIGHBOURS:
+        scan = sorted((i, j) for j, i in alignment)  # (target, source): symal's std::set order
+        k = 0
+        while k < len(scan):
+            i, j = scan[k]
+            for di, dj in _NEIGHBOURS:
                 link = (j + dj, i + di)
-                if (
-                    link in union
-                    and link not in alignment
-                    and (link[0] not in aligned_source or link[1] not in aligned_target)
-                ):
+                if link in union and (link[0] not in aligned_source or link[1] not in aligned_target):
                     alignment.add(link)
                     aligned_source.add(link[0])
                     aligned_target.add(link[1])
                     added = True
+                    place = bisect.bisect_left(scan, (link[1], link[0]))
+                    scan.insert(place, (link[1], link[0]))
+                    k += place <= k  # inserted behind the scan: keep the scan on the same link
+            k += 1
     for direction in (forward, reverse):
-        for j, i in sorted(direction):
+        for j, i in sorted(direction, key=lambda link: (link[1], link[0])):
             if j not in aligned_source and i not in aligned_target:
                 alignment.add((j, i))
                 aligned_source.add(j)

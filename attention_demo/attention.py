@@ -28,6 +28,8 @@ import torch
 from torch import nn
 
 ATTENTION_TYPES = ("dot", "general", "additive")
+# How the score function's parameters start: PyTorch's defaults, or Bahdanau et al. 2015's (additive only).
+ATTENTION_INITS = ("default", "bahdanau")
 
 
 class DotScore(nn.Module):
@@ -78,6 +80,18 @@ class AdditiveScore(nn.Module):
     def prepare_keys(self, keys: torch.Tensor) -> torch.Tensor:
         """``W_k k`` once per sentence, not once per target step (the usual precomputation trick)."""
         return self.W_k(keys)  # (batch, src_len, attention_dim)
+
+    def bahdanau_init_(self) -> None:
+        """Start as Bahdanau et al. 2015 do (appendix B.1): ``W_a``, ``U_a`` (here ``W_q``, ``W_k``) drawn from
+        ``N(0, 0.001^2)`` and ``v_a = 0``.
+
+        Every score is then exactly 0, so attention starts uniform, and ``tanh`` starts in its linear range: no key
+        begins with a large ``W_k h`` that saturates ``tanh`` and scores high whatever the query (the README's
+        suspected cause of the additive model's ``</s>`` sink). PyTorch's default draws ``U(-1/sqrt(d), 1/sqrt(d))``.
+        """
+        nn.init.normal_(self.W_q.weight, mean=0.0, std=0.001)
+        nn.init.normal_(self.W_k.weight, mean=0.0, std=0.001)
+        nn.init.zeros_(self.v_a.weight)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """query ``(batch, tgt_len, dq)``, prepared keys ``(batch, src_len, da)`` -> ``(batch, tgt_len, src_len)``."""

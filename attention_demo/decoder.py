@@ -27,6 +27,22 @@ Input feeding and Bahdanau's placement make step t wait for step t-1's attention
 steps (``Decoder.step_by_step``); ``benchmarks/benchmark_speed.py`` measures what that costs. A null slot and keeping
 ``</s>`` out of the keys are attention options (``attention.py``, ``Seq2Seq.attention_mask``).
 
+Two remedies for the ``</s>`` sink (issue 19), off by default:
+
+- ``context_gate`` (attention models only): a learned scalar gate on the context,
+  ``g_t = sigmoid(w_g^T [q_t ; c_t] + b_g)`` and ``c_t <- g_t c_t``, where ``q_t`` is the state attention read (``s_t``
+  with Luong placement, ``s_{t-1}`` with Bahdanau's). ``g_t -> 0`` lets a step take nothing from the source, a way out
+  other than parking weight on ``</s>`` (context gates: Tu et al. 2017; a sigmoid gate after attention removes
+  attention sinks: Qiu et al. 2025, "Gated Attention for Large Language Models"). The closed gate gives ``0``, not
+  ``(1 - g_t) z``: ``z`` is itself a summary of the source (its forward half is the forward state at ``</s>``, half of
+  the ``</s>`` annotation), so falling back to it would be the sink under another name; ``0`` is "nothing from the
+  source", as in Qiu et al.'s multiplicative gate.
+- ``attention_init="bahdanau"``: the additive score starts as in Bahdanau et al. 2015, appendix B.1
+  (``AdditiveScore.bahdanau_init_``).
+
+Both draw their random numbers after every other parameter, so a model built with the same seed has the same
+parameters as one without them, apart from theirs (a fair ablation).
+
 The baseline is exactly this decoder with attention switched off (``c_t = z`` wherever the attention models use the
 attention context), so in every design the two models differ only in how ``c_t`` is made.
 """
@@ -38,7 +54,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from attention_demo.attention import Attention, AttentionKeys
+from attention_demo.attention import ATTENTION_INITS, Attention, AttentionKeys
 
 PLACEMENTS = ("luong", "bahdanau")  # where attention reads the decoder state; see the module docstring
 
@@ -79,6 +95,7 @@ class DecoderOutput:
     hidden: DecoderState  # the state after the last step
     attention: torch.Tensor | None  # (batch, tgt_len, src_len) weights alpha; None for the baseline
     scores: torch.Tensor | None  # (batch, tgt_len, src_len) raw alignment scores e; None for the baseline
+    gate: torch.Tensor | None = None  # (batch, tgt_len, 1) context gate g_t; None without context_gate
 
 
 class Decoder(nn.Module):
@@ -100,6 +117,10 @@ class Decoder(nn.Module):
             state ``s_{t-1}`` and feed the context into the GRU).
         input_feeding: feed the previous attentional state ``s~_{t-1}`` into the GRU (Luong et al. 2015, section 3.3).
         summary_input: give the GRU the encoder summary ``z`` at every step.
+        null_slot: a learned "no source word" position for attention (``attention.Attention``).
+        attention_init: ``"default"`` or ``"bahdanau"`` (additive score only; ``ModelConfig`` checks the pairing).
+        context_gate: scale the attention context by a learned gate ``g_t`` (module docstring); ignored without
+            attention, so the baseline is unchanged.
     """
 
     def __init__(
@@ -118,10 +139,14 @@ class Decoder(nn.Module):
         input_feeding: bool = False,
         summary_input: bool = True,
         null_slot: bool = False,
+        attention_init: str = "default",
+        context_gate: bool = False,
     ) -> None:
         super().__init__()
         if placement not in PLACEMENTS:
             raise ValueError(f"Unknown attention placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.")
+        if attention_init not in ATTENTION_INITS:
+            raise ValueError(f"Unknown attention_init {attention_init!r}; choose one of {', '.join(ATTENTION_INITS)}.")
         self.num_layers = num_layers
         self.placement = placement
         self.input_feeding = input_feeding
@@ -149,6 +174,12 @@ class Decoder(nn.Module):
         self.output = nn.Linear(embedding_size, vocab_size)  # W_o
         if tie_embeddings:
             self.output.weight = self.embedding.weight
+        # Last, so that the parameters above are drawn as in a model without these options (same seed).
+        self.context_gate = (
+            nn.Linear(hidden_size + context_size, 1) if context_gate and self.attention is not None else None
+        )  # w_g, b_g
+        if attention_init == "bahdanau" and self.attention is not None:
+            self.attention.score.bahdanau_init_()
 
     @property
     def step_by_step(self) -> bool:
@@ -174,11 +205,19 @@ class Decoder(nn.Module):
 
     def _context(
         self, query: torch.Tensor, memory: EncoderMemory, weights_override: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """Attention context for queries ``(batch, steps, hidden)``, or the summary ``z`` for the baseline."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Attention context for queries ``(batch, steps, hidden)``, or the summary ``z`` for the baseline.
+
+        Returns the context ``(batch, steps, context)`` (gated when ``context_gate``), the weights and scores
+        ``(batch, steps, src_len)`` and the gate ``(batch, steps, 1)`` (None where there is none).
+        """
         if self.attention is None:  # the baseline: the same fixed vector at every step
-            return memory.summary.unsqueeze(1).expand(-1, query.size(1), -1), None, None
-        return self.attention(query, memory.attention, weights_override)
+            return memory.summary.unsqueeze(1).expand(-1, query.size(1), -1), None, None, None
+        context, weights, scores = self.attention(query, memory.attention, weights_override)
+        if self.context_gate is None:
+            return context, weights, scores, None
+        gate = torch.sigmoid(self.context_gate(torch.cat([query, context], dim=-1)))  # g_t (batch, steps, 1)
+        return gate * context, weights, scores, gate
 
     def forward(
         self,
@@ -190,7 +229,8 @@ class Decoder(nn.Module):
     ) -> DecoderOutput:
         """Run the decoder over ``tgt_in`` ``(batch, tgt_len)`` (teacher forcing, or one step at a time).
 
-        ``weights_override`` ``(batch, tgt_len, src_len)`` replaces the attention weights before Combine.
+        ``weights_override`` ``(batch, tgt_len, src_len)`` replaces the attention weights before Combine (a context
+        gate then reads the context made from them).
 
         ``positions`` ``(batch,)``: compute the output of row ``n`` only at target position ``positions[n]``, so the
         logits, attention and scores are ``(batch, 1, ...)`` (attribution explains one output word per row). Every row
@@ -209,7 +249,7 @@ class Decoder(nn.Module):
             states, rnn = self.rnn(embedded, state.rnn)  # (batch, tgt_len, hidden)
             if positions is not None:
                 states = states[rows, positions].unsqueeze(1)  # (batch, 1, hidden): only the row's own step
-            context, weights, scores = self._context(states, memory, weights_override)
+            context, weights, scores, gate = self._context(states, memory, weights_override)
             attentional = torch.tanh(self.combine_context(torch.cat([states, context], dim=-1)))  # (batch, T, emb)
             state = DecoderState(rnn)
         else:
@@ -220,21 +260,23 @@ class Decoder(nn.Module):
                 if self.input_feeding:
                     step_input.append(state.feed.unsqueeze(1))
                 if self.placement == "bahdanau":  # attend from s_{t-1}, then feed the context into the GRU
-                    context, weights, scores = self._context(state.rnn[-1].unsqueeze(1), memory, override)
+                    context, weights, scores, gate = self._context(state.rnn[-1].unsqueeze(1), memory, override)
                     step_input.append(context)
                     s_t, rnn = self.rnn(torch.cat(step_input, dim=-1), state.rnn)  # (batch, 1, hidden)
                 else:  # input feeding with Luong placement: attend from s_t
                     s_t, rnn = self.rnn(torch.cat(step_input, dim=-1), state.rnn)
-                    context, weights, scores = self._context(s_t, memory, override)
+                    context, weights, scores, gate = self._context(s_t, memory, override)
                 att_t = torch.tanh(self.combine_context(torch.cat([s_t, context], dim=-1)))  # (batch, 1, emb)
                 state = DecoderState(rnn, att_t.squeeze(1) if self.input_feeding else None)
-                steps.append((att_t, weights, scores))
-            attentional = torch.cat([a for a, _, _ in steps], dim=1)
-            weights = None if self.attention is None else torch.cat([w for _, w, _ in steps], dim=1)
-            scores = None if self.attention is None else torch.cat([e for _, _, e in steps], dim=1)
+                steps.append((att_t, weights, scores, gate))
+            attentional = torch.cat([a for a, _, _, _ in steps], dim=1)
+            weights = None if self.attention is None else torch.cat([w for _, w, _, _ in steps], dim=1)
+            scores = None if self.attention is None else torch.cat([e for _, _, e, _ in steps], dim=1)
+            gate = None if self.context_gate is None else torch.cat([g for _, _, _, g in steps], dim=1)
             if positions is not None:  # only the row's own step: (batch, 1, ...)
                 attentional = attentional[rows, positions].unsqueeze(1)
                 weights = None if weights is None else weights[rows, positions].unsqueeze(1)
                 scores = None if scores is None else scores[rows, positions].unsqueeze(1)
+                gate = None if gate is None else gate[rows, positions].unsqueeze(1)
         logits = self.output(self.dropout(attentional))  # (batch, tgt_len, vocab)
-        return DecoderOutput(logits, state, weights, scores)
+        return DecoderOutput(logits, state, weights, scores, gate)

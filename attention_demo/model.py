@@ -13,7 +13,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from attention_demo.attention import ATTENTION_TYPES
+from attention_demo.attention import ATTENTION_INITS, ATTENTION_TYPES
 from attention_demo.decoder import Decoder, DecoderOutput, DecoderState, EncoderMemory
 from attention_demo.encoder import Encoder
 
@@ -49,12 +49,24 @@ class ModelConfig:
     null_slot: bool = False  # a learned "no source word" position for attention
     attend_eos: bool = True  # whether </s> is among the positions attention may read
     annotation_dropout: bool = True  # dropout on the encoder annotations (attention's keys and values)
+    # Remedies for the </s> sink (issue 19; decoder.py); the defaults change nothing. The baseline ignores both.
+    attention_init: str = "default"  # "bahdanau": v_a = 0, W_q, W_k ~ N(0, 0.001^2) (appendix B.1; additive only)
+    context_gate: bool = False  # c_t <- sigmoid(w_g^T [s_t ; c_t] + b_g) c_t: a way to take nothing from the source
 
     def __post_init__(self) -> None:
         if self.attention_type is not None and self.attention_type not in ATTENTION_TYPES:
             raise ValueError(
                 f"Unknown attention type {self.attention_type!r}; choose one of {', '.join(ATTENTION_TYPES)} "
                 "or None for the baseline."
+            )
+        if self.attention_init not in ATTENTION_INITS:
+            raise ValueError(
+                f"Unknown attention_init {self.attention_init!r}; choose one of {', '.join(ATTENTION_INITS)}."
+            )
+        if self.attention_init == "bahdanau" and self.attention_type not in ("additive", None):
+            raise ValueError(
+                f"attention_init 'bahdanau' initialises the additive score (v_a, W_q, W_k); {self.attention_type!r} "
+                "attention has none of these. Use attention_type 'additive' or attention_init 'default'."
             )
 
 
@@ -95,6 +107,8 @@ class Seq2Seq(
             input_feeding=config.input_feeding,
             summary_input=config.summary_input,
             null_slot=config.null_slot,
+            attention_init=config.attention_init,
+            context_gate=config.context_gate,
         )
 
     @property

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from attention_demo import cli
+from attention_demo.attention import ATTENTION_INITS
 from attention_demo.data import (
     BucketBatchSampler,
     DatasetError,
@@ -154,6 +155,17 @@ class TrainingArguments:
     annotation_dropout: bool = field(
         default=False, metadata={"help": "dropout on the encoder annotations (attention's keys and values)"}
     )
+    attention_init: str = field(
+        default="default",
+        metadata={
+            "help": "bahdanau: the additive score starts with v_a = 0, W_q, W_k ~ N(0, 0.001^2) (Bahdanau et al. "
+            "2015, B.1; additive and baseline only)",
+            "choices": ATTENTION_INITS,
+        },
+    )
+    context_gate: bool = field(
+        default=False, metadata={"help": "a learned gate g_t scales the attention context, c_t <- g_t c_t"}
+    )
     eval_beam_size: int = field(
         default=5,
         metadata={
@@ -215,6 +227,12 @@ def _combination_problem(args: TrainingArguments) -> str | None:
         return (
             f"--attention dot needs --decoder_hidden_size equal to 2 * --encoder_hidden_size "
             f"({2 * args.encoder_hidden_size}), got {args.decoder_hidden_size}; change a size or leave out dot"
+        )
+    not_additive = [name for name in args.attention if name in ("dot", "general")]
+    if args.attention_init == "bahdanau" and not_additive:
+        return (
+            f"--attention_init bahdanau initialises the additive score only, and --attention names "
+            f"{', '.join(not_additive)}; train those with --attention_init default"
         )
     return None
 
@@ -385,6 +403,8 @@ def train_model(
         null_slot=args.null_slot,
         attend_eos=args.attend_eos,
         annotation_dropout=args.annotation_dropout,
+        attention_init=args.attention_init,
+        context_gate=args.context_gate,
         source_lang=args.source_lang,
         target_lang=args.target_lang,
     )

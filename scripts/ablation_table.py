@@ -31,6 +31,11 @@ VARIANTS = {  # the order and wording of the README's table
     "no_annotation_dropout_no_summary_input": "no annotation dropout, without z in the GRU input",
     "no_annotation_dropout_no_summary_input_no_eos_key": "no annotation dropout, without z, </s> not among the keys",
     "no_annotation_dropout_no_summary_input_null_slot": "no annotation dropout, without z, a null slot",
+    "no_annotation_dropout_no_summary_input_bahdanau_init": "no annotation dropout, without z, Bahdanau's init",
+    "no_annotation_dropout_no_summary_input_context_gate": "no annotation dropout, without z, a context gate",
+    "no_annotation_dropout_no_summary_input_bahdanau_init_context_gate": (
+        "no annotation dropout, without z, Bahdanau's init and a context gate"
+    ),
 }
 
 

@@ -26,6 +26,14 @@ flags() {
       echo "--annotation_dropout false --summary_input false --attend_eos false" ;;
     no_annotation_dropout_no_summary_input_null_slot)
       echo "--annotation_dropout false --summary_input false --null_slot" ;;
+    # Sink remedies (issue 19) on top of the bundled design, its flags spelt out so that they do not hang on train.py's
+    # defaults: Bahdanau et al.'s initialisation of the additive score, a gate on the context, and both.
+    no_annotation_dropout_no_summary_input_bahdanau_init)
+      echo "--annotation_dropout false --summary_input false --attention_init bahdanau" ;;
+    no_annotation_dropout_no_summary_input_context_gate)
+      echo "--annotation_dropout false --summary_input false --context_gate" ;;
+    no_annotation_dropout_no_summary_input_bahdanau_init_context_gate)
+      echo "--annotation_dropout false --summary_input false --attention_init bahdanau --context_gate" ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }

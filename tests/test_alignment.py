@@ -60,6 +60,33 @@ def test_grow_diag_final_and_by_hand() -> None:
     assert grow_diag_final_and({(0, 0), (1, 1), (0, 1)}, {(0, 0), (1, 1)}) == {(0, 0), (1, 1)}
 
 
+def test_grow_diag_final_and_phases_by_hand() -> None:
+    """Links are (source j, target i); 7 words each side, each direction one link per word.
+
+    - intersection: {0-0, 2-2}.
+    - grow-diag, scanning links by target word: at 0-0 the diagonal 1-1 (forward) aligns source 1: added. At 2-2,
+      1-2 (reverse) neighbours it but source 1 and target 2 are both aligned now: left out; 3-2 (reverse, beside it)
+      aligns source 3: added, ahead of the scan, so scanned in this pass: its diagonal 4-3 (forward) aligns source 4
+      and target 3: added (a chain). A second scan adds nothing.
+    - final-and: 6-6 (forward) touches no link and both its words are unaligned: added. 5-1 (reverse) is far from
+      every link too, but target 1 is aligned: left out ("final", without "and", would add it).
+    """
+    forward = {(0, 0), (1, 1), (2, 2), (4, 3), (6, 6)}
+    reverse = {(0, 0), (1, 2), (2, 2), (3, 2), (5, 1)}
+    expected = {(0, 0), (2, 2)} | {(1, 1), (3, 2), (4, 3)} | {(6, 6)}
+    assert grow_diag_final_and(forward, reverse) == expected
+    assert grow_diag_final_and(reverse, forward) == expected  # no ties here, so the order of the directions is moot
+
+
+def test_grow_diag_final_and_breaks_ties_as_moses_symal() -> None:
+    """Intersection {2-0, 0-1}; 1-0 (forward) and 1-1 (reverse) both neighbour it and both would align source 1.
+    symal scans by target word: at 2-0 (target 0) the side neighbour 1-0 comes first and takes source 1; 1-1 then
+    joins two aligned words and is left out. (Scanning by source word, 0-1 first, would have taken 1-1.)"""
+    forward = {(0, 1), (1, 0), (2, 0)}
+    reverse = {(0, 1), (1, 1), (2, 0)}
+    assert grow_diag_final_and(forward, reverse) == {(0, 1), (2, 0), (1, 0)}
+
+
 def test_diagonal_links() -> None:
     assert diagonal_links(3, 3) == {(0, 0), (1, 1), (2, 2)}
     assert diagonal_links(4, 2) == {(0, 0), (0, 1), (1, 2), (1, 3)}  # round(i * 2 / 4), clipped to the last word
