@@ -223,3 +223,14 @@ def test_concurrent_clients_and_evidence_beside_a_real_server(demo: AttentionDem
         assert all(wiring.translate_result(a)["notice"].startswith("Translated") for r, a in answers if r != "compare")
     finally:
         blocks.close()
+
+
+def test_repeated_requests_reuse_their_search_and_give_the_same_view(demo: AttentionDemo) -> None:
+    """The cache for repeated requests: the second identical request runs no model and shows the same view."""
+    sentence, name = "Ein hund und eine katze .", demo.attention_types[0]
+    first = fingerprint(demo.translate(sentence, name, 2))
+    hits = demo._translate_one.cache_info().hits
+    assert fingerprint(demo.translate(sentence, name, 2)) == first
+    assert demo._translate_one.cache_info().hits == hits + 2  # the attention model and the baseline
+    demo.translate(sentence, name, 3)  # another beam size is another search
+    assert demo._translate_one.cache_info().hits == hits + 2

@@ -77,7 +77,8 @@ def serve(model: str | None = None, bundled: str | Path = BUNDLED_MODELS, debug:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if debug:
         logging.getLogger("attention_demo").setLevel(logging.DEBUG)
-    translator, notice = load_translator(model, bundled)
+    # Translations search with a bfloat16 output layer (faster, BLEU within 0.1); evidence uses the float32 models.
+    translator, notice = load_translator(model, bundled, bfloat16_search=True)
     logger.info("%s", notice)
     blocks = build_app(AttentionDemo(translator, notice))
     tune_for_serving()

@@ -11,6 +11,7 @@ figures from :mod:`attention_demo.plots`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import random
@@ -60,6 +61,7 @@ DEFAULT_BEAM = 5
 EXAMPLES_SHOWN = 8  # sentences in the examples gallery (spread from short to long); the button draws from all
 OPENING_WORDS = 12  # the page opens on a test sentence of about this many words
 UNKNOWN_NOTICE_RATIO = 0.3  # say so when this share of the source pieces is <unk> (emoji, other scripts)
+TRANSLATION_CACHE = 256  # (sentence, model, beam) searches kept for repeated requests
 LABEL_CHARS = 24  # heatmap labels longer than this end with "…" (the tooltip and the spans show the same label)
 
 logger = logging.getLogger(__name__)
@@ -78,21 +80,25 @@ DEFAULT_METHOD = "gradient_x_input"
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def load_translator(model: str | None, bundled: str | Path = BUNDLED_MODELS) -> tuple[Translator, str]:
+def load_translator(
+    model: str | None, bundled: str | Path = BUNDLED_MODELS, bfloat16_search: bool = False
+) -> tuple[Translator, str]:
     """Load the requested model repo (Hub id or folder), falling back to ``bundled``; returns a notice for the header.
 
     With the Hub unreachable the fallback takes at most a few seconds (``hub.hub_reachable`` probes once with a
-    short timeout, and ``HF_HUB_OFFLINE=1`` skips the probe).
+    short timeout, and ``HF_HUB_OFFLINE=1`` skips the probe). ``bfloat16_search``: see :class:`Translator`.
     """
     bundled = Path(bundled)
     if model and Path(model).resolve() != bundled.resolve():
         try:
-            return Translator.from_pretrained(model), text.MODELS_LOADED.format(model=model)
+            loaded = Translator.from_pretrained(model, bfloat16_search=bfloat16_search)
+            return loaded, text.MODELS_LOADED.format(model=model)
         except Exception as error:  # any failure (offline, missing, corrupt) falls back to the bundled copy
             logger.warning("Could not load %s (%s); using the bundled models.", model, error)
             logger.debug("Why %s could not be loaded:", model, exc_info=True)
-            return Translator(bundled), text.MODELS_FALLBACK.format(model=model, error=type(error).__name__)
-    return Translator(bundled), text.MODELS_BUNDLED
+            fallback = Translator(bundled, bfloat16_search=bfloat16_search)
+            return fallback, text.MODELS_FALLBACK.format(model=model, error=type(error).__name__)
+    return Translator(bundled, bfloat16_search=bfloat16_search), text.MODELS_BUNDLED
 
 
 def load_examples(folder: str | Path, source_lang: str, target_lang: str) -> list[dict[str, str | None]]:
@@ -374,6 +380,10 @@ class AttentionDemo:
         self.aligned = [
             row for row in links if isinstance(row, dict) and normalise(str(row.get("source"))) in self.references
         ]  # the test examples that have a word aligner's links
+        # Repeated requests (the examples, the opening sentence, a visitor going back) reuse their search. Shared by
+        # every request, but only ever holds the result the same call would compute (lru_cache is thread-safe), and
+        # nothing downstream changes a Translation.
+        self._translate_one = functools.lru_cache(maxsize=TRANSLATION_CACHE)(self._search)
 
     # -- Translate & compare --------------------------------------------------------------------------------------
 
@@ -449,7 +459,7 @@ class AttentionDemo:
         later = [MODEL_THREADS.submit(self._translate_one, sentence, name, beam) for name in names[1:]]
         return [self._translate_one(sentence, names[0], beam), *(future.result() for future in later)]
 
-    def _translate_one(self, sentence: str, name: str, beam: int) -> Translation:
+    def _search(self, sentence: str, name: str, beam: int) -> Translation:
         with torch.inference_mode():  # thread-local: entered in the thread that runs the model
             return self.translator.translate([sentence], name, beam)[0]
 
