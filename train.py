@@ -10,9 +10,11 @@ once with one ``error:`` line (exit status 2), before any data is loaded; an exp
 unreachable Hub, a corrupt checkpoint, ...) prints one ``error:`` line (exit status 1); ``--debug`` adds the
 traceback.
 
-Afterwards, the corpus-level evidence (gradient saliency, occlusion, agreement with attention; see
-``attention_demo/evidence.py``) is one more command over the same folder, stored in its metrics.json:
+Afterwards, two more commands over the same folder add their numbers to its metrics.json: the corpus-level evidence
+(attribution by gradient x input, Integrated Gradients and occlusion, and its agreement with attention; see
+``attention_demo.evidence``) and the alignment of attention with a word aligner (``attention_demo.alignment``):
     python -m attention_demo.evidence --model outputs/multi30k-de-en --dataset_name bentrevett/multi30k
+    python -m attention_demo.alignment --model outputs/multi30k-de-en --dataset_name bentrevett/multi30k
 """
 
 import sys

@@ -1,7 +1,9 @@
-"""What the command lines share: checked argument types, the one-line error rule, and folder-vs-Hub-id.
+"""What the command lines share: checked argument types, the one-line error rule, folder-vs-Hub-id, and the
+arguments and logging set-up that several commands take.
 
 Every command line of the project (``train.py``, ``python -m attention_demo.translate``, ``python -m
-attention_demo.evidence``; the app, the benchmarks and the scripts can reuse the same pieces) fails the same way:
+attention_demo.evidence``, ``python -m attention_demo.alignment``; the app, the benchmarks and the scripts can reuse
+the same pieces) fails the same way:
 
 - **Usage errors** (a value out of range, an unknown choice, two arguments that do not fit together) are found while
   the arguments are parsed, before anything is loaded: one line ``error: argument --flag: ...`` that names the flag,
@@ -11,12 +13,17 @@ attention_demo.evidence``; the app, the benchmarks and the scripts can reuse the
   bug and still shows its traceback.
 - **A folder or a Hub id** is told apart by one rule (:func:`folder_or_hub_id`).
 
+The arguments the commands share are added by one function each (``add_model_argument``, ``add_beam_size_argument``,
+...), so that they have one name, type, default and range everywhere; the corpus commands (evidence, alignment) share
+their whole set-up: :func:`corpus_command_parser` and :func:`run_corpus_command`.
+
 This module imports nothing heavy (no torch), so that it costs nothing to the tools that use it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 import traceback
@@ -29,6 +36,11 @@ from typing import NoReturn
 MAX_BEAM_SIZE = 50
 MAX_ERROR_CHARS = 600  # a longer error message is cut (the whole message: --debug)
 EXIT_FAILURE = 1  # an expected failure (usage errors exit with argparse's 2)
+DEFAULT_MODEL_FOLDER = "models/multi30k-de-en"  # the bundled models, from the repository root (where commands run)
+DEFAULT_BEAM_SIZE = 5
+# Corpus commands log their progress with times; translate only warns, on stderr beside the translations on stdout.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+WARNING_FORMAT = "%(levelname)s: %(message)s"
 
 
 class CommandLineError(Exception):
@@ -220,3 +232,87 @@ def report_failures(
             traceback.print_exc()
         print(f"error: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Arguments and set-up that several commands share
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def add_model_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--model``: a model folder (or, where the command allows it, a Hub id); the bundled models by default."""
+    parser.add_argument("--model", type=nonempty, default=DEFAULT_MODEL_FOLDER, help=help_text)
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset_name`` (required) and ``--dataset_config_name``, read as train.py reads them."""
+    parser.add_argument(
+        "--dataset_name", type=nonempty, required=True, help="Hub dataset id or local folder (as for train.py)"
+    )
+    parser.add_argument("--dataset_config_name", type=nonempty, default=None)
+
+
+def add_beam_size_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--beam_size``: an integer from 1 to ``MAX_BEAM_SIZE``, ``DEFAULT_BEAM_SIZE`` unless given."""
+    beam = Number(int, minimum=1, maximum=MAX_BEAM_SIZE)
+    parser.add_argument("--beam_size", type=beam, default=DEFAULT_BEAM_SIZE, help=f"{help_text}; {beam.describe()}")
+
+
+def add_max_samples_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--max_samples N``: only the first N ``what`` (all by default)."""
+    samples = Number(int, minimum=1)
+    parser.add_argument(
+        "--max_samples", type=samples, default=None, help=f"the first N {what} (default: all); {samples.describe()}"
+    )
+
+
+def add_names_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--names NAME...``: which models of the folder (``default`` says which when it is not given)."""
+    parser.add_argument("--names", nargs="*", type=nonempty, default=None, help=f"models (default: {default})")
+
+
+def set_up_logging(level: int = logging.INFO, log_format: str = LOG_FORMAT) -> None:
+    """Log to stderr from ``level`` on: called once a command's arguments are parsed (``--help`` logs nothing)."""
+    logging.basicConfig(level=level, format=log_format)
+
+
+def corpus_command_parser(prog: str, description: str, names_default: str, samples: str) -> ArgumentParser:
+    """The parser of a command that computes numbers over a dataset split and writes them into a model folder: with
+    ``--model`` (a local folder, written to), ``--dataset_name``, ``--dataset_config_name``, ``--max_samples`` (the
+    first N ``samples``) and ``--names`` (``names_default`` when not given). The command adds its own arguments."""
+    parser = ArgumentParser(prog=prog, description=description)
+    add_model_argument(parser, "a local model folder (written to)")
+    add_dataset_arguments(parser)
+    add_max_samples_argument(parser, samples)
+    add_names_argument(parser, names_default)
+    return parser
+
+
+def run_corpus_command(
+    args: argparse.Namespace,
+    written: str,
+    work: Callable[[Path], int | None],
+    expected: tuple[type[BaseException], ...] = (),
+) -> int:
+    """A corpus command after parsing: set up logging, check the cheap things first (``--model`` is a local folder,
+    ``--dataset_name`` a folder that exists or a Hub id while the Hub is reachable), then ``work(folder)``; returns
+    the exit status, every expected failure reported in one line (:func:`report_failures`).
+
+    Args:
+        args: from :func:`corpus_command_parser`.
+        written: what the command writes into the folder, for the message when ``--model`` is a Hub id.
+        work: the computation, given the model folder.
+        expected: failures to report in one line besides ``CommandLineError`` and ``OSError`` (a dataset error,
+            a corrupt model file, ...); the missing-dataset and unreachable-Hub errors are always among them.
+    """
+    from attention_demo.data import DatasetError, dataset_source  # torch: only once the arguments are parsed
+    from attention_demo.model_repo import ModelLoadError
+
+    set_up_logging()
+
+    def checked_work() -> int | None:
+        folder = local_model_folder(args.model, written)
+        dataset_source(args.dataset_name)  # a missing folder or an unreachable Hub fails before any model is loaded
+        return work(folder)
+
+    return report_failures(checked_work, debug=args.debug, expected=(ModelLoadError, DatasetError, *expected))

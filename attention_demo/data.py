@@ -169,7 +169,7 @@ class TokenizedPairs(torch.utils.data.Dataset):
 
     def lengths(self) -> list[int]:
         """The longer side of each pair, for bucketing; the target side counted as ``<s> y </s>``."""
-        return [max(len(s), len(t) + 1) for s, t in zip(self.source, self.target)]
+        return [max(len(s), len(t) + 1) for s, t in zip(self.source, self.target, strict=True)]
 
 
 class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):

@@ -37,8 +37,8 @@ class Hypothesis:
         return self.score / max(len(self.tokens), 1)
 
     @property
-    def words(self) -> list[int]:
-        """The tokens without the final ``</s>``."""
+    def word_ids(self) -> list[int]:
+        """The token ids without the final ``</s>`` (what :func:`attention_demo.tokenizer.decode` turns into text)."""
         return self.tokens[:-1] if self.tokens and self.tokens[-1] == EOS_ID else self.tokens
 
 
@@ -220,6 +220,6 @@ def translate_ids(
             hyps = [[h] for h in greedy_search(model, src, src_mask)]
         else:
             hyps = beam_search(model, src, src_mask, beam_size, length_penalty=length_penalty)
-        for i, h in zip(chunk, hyps):
+        for i, h in zip(chunk, hyps, strict=True):
             results[i] = h
     return results

@@ -1,6 +1,7 @@
 """Looking inside a translation: subword -> word merging, and one decoder step's Align -> Weight -> Combine.
 
-Two pieces of computation the app shows, kept here (not in ``app.py``) so that they are testable without a UI:
+Two pieces of computation the app shows, kept here, apart from the UI (``attention_demo/ui``), so that they are
+testable without Gradio and shared with the corpus alignment command (``attention_demo.alignment``):
 
 - :func:`word_spans` / :func:`merge_attention` group BPE subwords into words for display. A source word's columns are
   **summed** (so every row is still a distribution over the source: "how much of this step's attention went to this
@@ -106,7 +107,7 @@ def source_highlight(pieces: Sequence[str], weights: Sequence[float], merged: bo
             else:
                 text = piece.replace(WORD_MARK, " ")
             texts.append(text.lstrip() if i == 0 else text)
-    return [(text, round(float(w), 4)) for text, w in zip(texts, weights)]
+    return [(text, round(float(w), 4)) for text, w in zip(texts, weights, strict=True)]
 
 
 @dataclass

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+if TYPE_CHECKING:
+    from attention_demo.model_repo import Metrics
 
 CARD_TEMPLATE = """---
 {{ card_data }}
@@ -95,10 +99,11 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
     from attention_demo.data import MAX_SOURCE_TOKENS
     from attention_demo.evaluation import LENGTH_BUCKETS
     from attention_demo.model import BASELINE
-    from attention_demo.model_repo import model_order
+    from attention_demo.model_repo import Metrics, model_order
 
+    found = Metrics.from_json(metrics)
     dataset, split = metrics["dataset"], metrics["split"]
-    models = metrics["models"]
+    models = found.models
     eval_results = []
     rows = []
     bucket_labels = [label for label, _, _ in LENGTH_BUCKETS]
@@ -130,7 +135,7 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
             }
         )
     first = next(iter(models.values()))
-    alignment = _alignment_section(metrics.get("alignment") or {})
+    alignment = _alignment_section(found)
     card_data = ModelCardData(
         language=[metrics["source_lang"], metrics["target_lang"]],
         license="mit",
@@ -163,9 +168,12 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
     )
 
 
-def _alignment_section(found: dict) -> dict | None:
-    """The card's alignment table from ``metrics.json["alignment"]`` (None when it has no models)."""
-    if not found.get("models") or not found.get("diagonal"):
+def _alignment_section(metrics: Metrics) -> dict | None:
+    """The card's alignment table from ``metrics.json["alignment"]`` (None when it has no models or no diagonal)."""
+    from attention_demo.model_repo import get_dict
+
+    found = metrics.alignment
+    if not metrics.alignment_models or not found.get("diagonal"):
         return None
     rows = [
         {
@@ -174,9 +182,9 @@ def _alignment_section(found: dict) -> dict | None:
             "precision": numbers["reference"]["precision"],
             "recall": numbers["reference"]["recall"],
             "sink": f"{numbers['reference']['eos_sink']:.0%}",
-            "own": numbers.get("translation", {}).get("aer", "-"),
+            "own": get_dict(numbers, "translation").get("aer", "-"),
         }
-        for name, numbers in found["models"].items()
+        for name, numbers in metrics.alignment_models.items()
     ]
     return {"aligner": found.get("aligner", "a word aligner"), "rows": rows, "diagonal": found["diagonal"]}
 
@@ -187,12 +195,12 @@ def refresh_model_card(folder: str | Path) -> Path | None:
     Commands that add to ``metrics.json`` after training (the alignment evaluation) call this so that the card shows
     what the folder holds. Returns the card's path, or None when the folder has no card or no test scores.
     """
-    from attention_demo.model_repo import METRICS_FILE, MODEL_CARD_FILE, read_json
+    from attention_demo.model_repo import MODEL_CARD_FILE, read_metrics
 
     path = Path(folder) / MODEL_CARD_FILE
-    metrics = read_json(Path(folder) / METRICS_FILE, default={}) or {}
-    if not path.is_file() or not metrics.get("models"):
+    metrics = read_metrics(folder)
+    if not path.is_file() or not metrics.models:
         return None
     repo_id = ModelCard.load(path).data.model_name or Path(folder).name
-    build_model_card(metrics, repo_id).save(path)
+    build_model_card(metrics.content, repo_id).save(path)
     return path

@@ -20,11 +20,17 @@ from collections.abc import Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from attention_demo.evidence import agreement_pairs, measure_labels  # noqa: E402
 from attention_demo.model import BASELINE, MODEL_NAMES  # noqa: E402
+from attention_demo.model_repo import EvidenceSection, ModelScores, get_dict  # noqa: E402
 from attention_demo.tokenizer import display_piece  # noqa: E402
 
 # One fixed colour per model (the attention models in MODEL_NAMES order); the baseline is always black.
-MODEL_COLOURS = {**dict(zip(MODEL_NAMES, ("tab:green", "tab:orange", "tab:blue"))), BASELINE: "black"}
+ATTENTION_COLOURS = ("tab:green", "tab:orange", "tab:blue")
+MODEL_COLOURS = {
+    **dict(zip([name for name in MODEL_NAMES if name != BASELINE], ATTENTION_COLOURS, strict=True)),
+    BASELINE: "black",
+}
 MAX_LABEL_CHARS = 18  # longer axis labels are shortened with an ellipsis
 DPI = 90
 
@@ -121,7 +127,7 @@ def step_figure(
     ax_a.set_title("2  Weight: α_j = exp(e_j) / Σ_i exp(e_i)   (sums to 1)", fontsize=11, loc="left")
     ax_a.set_ylabel("α_j")
     if count <= 30:
-        for xi, w in zip(x, weights):
+        for xi, w in zip(x, weights, strict=True):
             ax_a.text(xi, w, f"{w:.2f}", ha="center", va="bottom", fontsize=8)
     for ax in (ax_e, ax_a):
         ax.set_xticks(x, labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=_font_size(count))
@@ -147,14 +153,15 @@ def step_figure(
     return fig
 
 
-def bleu_by_length_figure(metrics: dict | None) -> Figure:
-    """Test BLEU per source-length bucket (``metrics["models"][name]["by_length"]``).
+def bleu_by_length_figure(models: dict[str, ModelScores]) -> Figure:
+    """Test BLEU per source-length bucket (``metrics.json["models"][name]["by_length"]``, :attr:`Metrics.models`).
 
     Left: one line per model. Right: each attention model's gain over the baseline per bucket, the direct picture of
     whether attention helps more as sentences get longer.
     """
-    models = (metrics or {}).get("models") or {}
-    rows = {name: m.get("by_length") or [] for name, m in models.items() if isinstance(m, dict) and m.get("by_length")}
+    rows = {
+        name: m["by_length"] for name, m in models.items() if isinstance(m.get("by_length"), list) and m["by_length"]
+    }
     if not rows:
         return message_figure("No metrics.json (or no by-length scores) in this model folder.", "BLEU by length")
     buckets: list[str] = []
@@ -255,17 +262,17 @@ def coverage_figure(
     return fig
 
 
-def gradient_by_distance_figure(evidence: dict | None) -> Figure:
+def gradient_by_distance_figure(evidence: EvidenceSection | None) -> Figure:
     """Mean normalised saliency by the distance |i - t| between source piece and output position, per model."""
-    models = (evidence or {}).get("models") or {}
+    models = get_dict(evidence, "models")
     if not models:
         return message_figure(
             "No evidence in metrics.json; run python -m attention_demo.evidence (see README).", "Gradient by distance"
         )
     fig = _figure(7.5, 4.0)
     ax = fig.subplots()
-    for name, numbers in models.items():
-        curve = numbers.get("gradient_by_distance") or {}
+    for name in models:
+        curve = get_dict(models, name, "gradient_by_distance")
         ys = np.array([np.nan if v is None else v for v in curve.get("mean_saliency") or []], dtype=float)
         is_baseline = name == BASELINE
         ax.plot(
@@ -274,40 +281,43 @@ def gradient_by_distance_figure(evidence: dict | None) -> Figure:
         )  # fmt: skip
     ax.set_xlabel("distance |i − t| between source position i and output position t (subwords)")
     ax.set_ylabel("mean share of the output word's saliency")
-    ax.set_title(f"Where the gradient reaches ({evidence.get('num_sentences', '?')} test sentences, greedy)")
+    ax.set_title(f"Where the gradient reaches ({get_dict(evidence).get('num_sentences', '?')} test sentences, greedy)")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     return fig
 
 
-AGREEMENT_PAIRS = {
-    "attention_vs_saliency": "attention vs saliency",
-    "attention_vs_occlusion": "attention vs occlusion",
-    "saliency_vs_occlusion": "saliency vs occlusion",
-}
+def agreement_histograms_figure(evidence: EvidenceSection | None) -> Figure:
+    """Histograms of per-step Kendall τ and Jensen–Shannon divergence, one row per comparison, one line per model.
 
-
-def agreement_histograms_figure(evidence: dict | None) -> Figure:
-    """Histograms of per-step Kendall τ and Jensen–Shannon divergence, one row per comparison, one line per model."""
-    models = (evidence or {}).get("models") or {}
-    if not models:
+    The comparisons are those of :func:`attention_demo.evidence.agreement_pairs` (in that order) that some model has
+    numbers for: an older ``metrics.json`` without a method's pairs shows the others.
+    """
+    models = get_dict(evidence, "models")
+    labels = measure_labels()
+    pairs = [
+        (f"{a}_vs_{b}", f"{labels[a]} vs {labels[b]}")
+        for a, b in agreement_pairs()
+        if any(f"{a}_vs_{b}" in get_dict(models, name, "agreement") for name in models)
+    ]
+    if not pairs:
         return message_figure(
             "No evidence in metrics.json; run python -m attention_demo.evidence (see README).", "Agreement"
         )
-    fig = _figure(11.0, 3.0 * len(AGREEMENT_PAIRS))
-    axes = fig.subplots(len(AGREEMENT_PAIRS), 2, squeeze=False)
-    for row, (pair, pair_label) in enumerate(AGREEMENT_PAIRS.items()):
+    fig = _figure(11.0, 3.0 * len(pairs))
+    axes = fig.subplots(len(pairs), 2, squeeze=False)
+    for row, (pair, pair_label) in enumerate(pairs):
         for col, measure in enumerate(("kendall_tau", "jsd")):
             ax = axes[row][col]
-            for name, numbers in models.items():
-                summary = ((numbers.get("agreement") or {}).get(pair) or {}).get(measure) or {}
+            for name in models:
+                summary = get_dict(models, name, "agreement", pair, measure)
                 counts = np.asarray(summary.get("counts") or [], dtype=float)
                 bins = np.asarray(summary.get("bins") or [], dtype=float)
                 if not counts.size or counts.sum() == 0:
                     continue
                 centres = (bins[:-1] + bins[1:]) / 2
-                top1 = (numbers["agreement"][pair].get("top1") or {}).get("mean")
+                top1 = get_dict(models, name, "agreement", pair, "top1").get("mean")
                 label = f"{name}: mean {summary.get('mean')}" + (f", top-1 {top1}" if top1 is not None else "")
                 ax.step(centres, counts / counts.sum(), where="mid", color=model_colour(name), label=label,
                         linestyle="--" if name == BASELINE else "-")  # fmt: skip

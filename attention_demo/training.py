@@ -3,10 +3,16 @@ model repo (weights, tokenizers, metrics, history, model card), optionally pushe
 
 Runs on CPU, one GPU (mixed precision) or several GPUs (``accelerate launch train.py ...``, DDP): the same code.
 
-Checkpoints and exact resumption: after every epoch one dict (model, optimizer, scheduler, history, epoch) is written
-atomically to ``<output_dir>/checkpoints/<name>.pt``. Every epoch's batch order and every epoch's random numbers
+Checkpoints and exact resumption: after every epoch one dict (model, optimizer, scheduler, config, and the training
+state: epoch, history, best epoch) is written atomically to ``<output_dir>/checkpoints/<name>.pt``
+(:func:`attention_demo.model_repo.save_checkpoint`). Every epoch's batch order and every epoch's random numbers
 (dropout) are derived from ``(seed, epoch, process)`` only, so a run resumed from epoch k's checkpoint repeats exactly
 what an uninterrupted run does in epoch k+1; no epoch is lost or repeated.
+
+Read from the top: the arguments and their checks; the data (:func:`load_data`); one model (:func:`model_config`,
+:func:`train_epoch` of :func:`attention_demo.optimization.train_step`, :func:`validate`, and :func:`train_model`, the
+loop over epochs); the model repo (:func:`evaluate_on_test`, :func:`write_model_files`, the card, the push); the
+command (:func:`run`, :func:`main`).
 """
 
 from __future__ import annotations
@@ -53,16 +59,20 @@ from attention_demo.model_repo import (
     METRICS_FILE,
     MODEL_CARD_FILE,
     TEST_EXAMPLES_FILE,
+    CheckpointError,
     ModelLoadError,
     checkpoint_file,
+    load_checkpoint,
     load_model,
     load_tokenizers,
     read_json,
+    save_checkpoint,
     save_model,
     save_tokenizer,
     tokenizer_filename,
     write_json_atomic,
 )
+from attention_demo.optimization import loss_function, train_step
 from attention_demo.tokenizer import PAD_ID, SPECIAL_TOKENS, decode, pieces, train_tokenizer
 
 logger = logging.getLogger("attention_demo.training")
@@ -72,10 +82,6 @@ MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + 96  # the special tokens plus room for an
 # accelerate's choices; fp8 only where one of its fp8 backends is installed (else Accelerator() refuses it).
 MIXED_PRECISIONS = ("auto", *(p.value for p in PrecisionType if p != PrecisionType.FP8 or is_fp8_available()))
 TRAINING_ARGS_FILE = "training_args.json"  # in <output_dir>/checkpoints/: the settings a resumed run must repeat
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be resumed (truncated, corrupt, or written with other model sizes)."""
 
 
 @dataclass
@@ -293,14 +299,77 @@ def record_settings(args: TrainingArguments, accelerator: Accelerator) -> None:
         write_json_atomic(path, settings)
 
 
-def hardware_description(accelerator: Accelerator) -> str:
-    """A short human description of where training ran."""
-    if accelerator.device.type == "cuda":
-        name = torch.cuda.get_device_name(accelerator.device)
-        return f"{accelerator.num_processes} x {name} (mixed precision: {accelerator.mixed_precision})"
-    return (
-        f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-        f"{accelerator.num_processes} process(es)"
+# ---------------------------------------------------------------------------------------------------------------------
+# The data: the same for every model of a run
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    """What every model of a run is trained, validated and tested on."""
+
+    train: ParallelCorpus
+    validation: ParallelCorpus
+    test: ParallelCorpus
+    src_tok: Tokenizer
+    tgt_tok: Tokenizer
+    train_pairs: TokenizedPairs  # the training split as (source ids, target ids)
+    validation_pairs: TokenizedPairs  # the validation split likewise (for the validation loss)
+    snapshot_sentences: list[str]  # validation sentences whose attention is saved after every epoch
+
+
+def prepare_tokenizers(
+    args: TrainingArguments, train: ParallelCorpus, accelerator: Accelerator
+) -> tuple[Tokenizer, Tokenizer]:
+    """Train the two tokenizers on the training split (main process), or reuse them when resuming."""
+    out = Path(args.output_dir)
+    languages = (args.source_lang, args.target_lang)
+    reuse = args.resume_from_checkpoint and all((out / tokenizer_filename(lang)).is_file() for lang in languages)
+    if accelerator.is_main_process and not reuse:
+        for lang, texts in zip(languages, (train.source, train.target), strict=True):
+            save_tokenizer(train_tokenizer(texts, args.vocab_size), out, lang)
+    accelerator.wait_for_everyone()
+    return load_tokenizers(out, *languages)
+
+
+def load_data(args: TrainingArguments, accelerator: Accelerator) -> TrainingData:
+    """The three splits (cut to ``--max_train_samples`` / ``--max_eval_samples``), the tokenizers (written to the
+    output folder) and the tokenized training and validation pairs."""
+    corpora = load_parallel_data(
+        args.dataset_name, args.source_lang, args.target_lang, dataset_config_name=args.dataset_config_name
+    )
+    train = corpora["train"].take(args.max_train_samples)
+    validation = corpora["validation"].take(args.max_eval_samples)
+    test = corpora["test"].take(args.max_eval_samples)
+    accelerator.print(f"data: {len(train)} train / {len(validation)} validation / {len(test)} test pairs")
+    src_tok, tgt_tok = prepare_tokenizers(args, train, accelerator)
+    return TrainingData(
+        train,
+        validation,
+        test,
+        src_tok,
+        tgt_tok,
+        train_pairs=TokenizedPairs(train, src_tok, tgt_tok),
+        validation_pairs=TokenizedPairs(validation, src_tok, tgt_tok),
+        snapshot_sentences=[s for s in validation.source if 8 <= len(s.split()) <= 16][: args.num_attention_samples],
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# One model: its architecture, the loss and schedule, an epoch of training, validation, and the loop over epochs
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def model_config(name: str, args: TrainingArguments, data: TrainingData) -> ModelConfig:
+    """The architecture of model ``name`` (``baseline``: no attention): the tokenizers' vocabulary sizes, and every
+    :class:`ModelConfig` field that :class:`TrainingArguments` has under the same name (the sizes, dropout, the
+    decoder's design, the languages)."""
+    same_name = {f.name: getattr(args, f.name) for f in dataclasses.fields(ModelConfig) if hasattr(args, f.name)}
+    return ModelConfig(
+        src_vocab_size=data.src_tok.get_vocab_size(),
+        tgt_vocab_size=data.tgt_tok.get_vocab_size(),
+        attention_type=None if name == BASELINE else name,
+        **same_name,
     )
 
 
@@ -317,18 +386,33 @@ def lr_lambda(total_steps: int, warmup_ratio: float) -> Callable[[int], float]:
     return factor
 
 
-def prepare_tokenizers(
-    args: TrainingArguments, train: ParallelCorpus, accelerator: Accelerator
-) -> tuple[Tokenizer, Tokenizer]:
-    """Train the two tokenizers on the training split (main process), or reuse them when resuming."""
-    out = Path(args.output_dir)
-    languages = (args.source_lang, args.target_lang)
-    reuse = args.resume_from_checkpoint and all((out / tokenizer_filename(lang)).is_file() for lang in languages)
-    if accelerator.is_main_process and not reuse:
-        for lang, texts in zip(languages, (train.source, train.target)):
-            save_tokenizer(train_tokenizer(texts, args.vocab_size), out, lang)
-    accelerator.wait_for_everyone()
-    return load_tokenizers(out, *languages)
+def train_epoch(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    accelerator: Accelerator,
+    args: TrainingArguments,
+    description: str,
+) -> tuple[float, float]:
+    """One pass over the training batches, each one :func:`~attention_demo.optimization.train_step` (forward,
+    label-smoothed cross-entropy that ignores padding, backward, clipped optimizer step, schedule step).
+
+    Returns the loss summed over the target tokens and the number of those tokens, over all processes (their ratio
+    is the epoch's training loss).
+    """
+    model.train()
+    loss_fn = loss_function(args.label_smoothing)
+    loss_sum = torch.zeros((), device=accelerator.device)
+    tokens = torch.zeros((), device=accelerator.device)
+    disable = not accelerator.is_local_main_process
+    for batch in tqdm(loader, desc=description, disable=disable, mininterval=5, leave=False):
+        loss = train_step(model, optimizer, batch, loss_fn, args.max_grad_norm, scheduler, accelerator)
+        n_tokens = (batch["tgt_out"] != PAD_ID).sum()
+        loss_sum += loss * n_tokens  # the batch's mean per token, weighted by its tokens
+        tokens += n_tokens
+    loss_sum, tokens = accelerator.reduce(loss_sum, "sum"), accelerator.reduce(tokens, "sum")
+    return loss_sum.item(), tokens.item()
 
 
 @torch.no_grad()
@@ -352,7 +436,18 @@ def translate_corpus(
     """Detokenized best translations of a list of sentences."""
     model.eval()
     ids = [source_ids(src_tok, s) for s in sources]
-    return [decode(tgt_tok, hyps[0].words) for hyps in translate_ids(model, ids, beam_size, batch_size)]
+    return [decode(tgt_tok, hyps[0].word_ids) for hyps in translate_ids(model, ids, beam_size, batch_size)]
+
+
+def validate(model: Seq2Seq, data: TrainingData, args: TrainingArguments, device: torch.device) -> tuple[float, float]:
+    """The validation loss (:func:`validation_loss`, in length-sorted batches) and the corpus BLEU of greedy
+    translations of the validation sentences, which picks the epoch that is kept."""
+    sampler = BucketBatchSampler(data.validation_pairs.lengths(), args.per_device_eval_batch_size, shuffle=False)
+    loss = validation_loss(model, DataLoader(data.validation_pairs, batch_sampler=sampler, collate_fn=collate), device)
+    hyps = translate_corpus(
+        model, data.validation.source, data.src_tok, data.tgt_tok, 1, args.per_device_eval_batch_size
+    )
+    return loss, corpus_scores(hyps, data.validation.target)["bleu"]
 
 
 def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok: Tokenizer, tgt_tok: Tokenizer) -> list[dict]:
@@ -360,7 +455,7 @@ def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok: Tokenizer,
     model.eval()
     ids = [source_ids(src_tok, s) for s in sentences]
     rows = []
-    for src_ids, (hyp,) in zip(ids, translate_ids(model, ids, beam_size=1)):
+    for src_ids, (hyp,) in zip(ids, translate_ids(model, ids, beam_size=1), strict=True):
         rows.append(
             {
                 "source_pieces": pieces(src_tok, src_ids),
@@ -371,77 +466,37 @@ def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok: Tokenizer,
     return rows
 
 
-def train_model(
-    name: str,
-    args: TrainingArguments,
-    accelerator: Accelerator,
-    train_data: TokenizedPairs,
-    val_data: TokenizedPairs,
-    val_corpus: ParallelCorpus,
-    tokenizers: tuple,
-    snapshot_sentences: list[str],
-) -> dict:
+def train_model(name: str, args: TrainingArguments, accelerator: Accelerator, data: TrainingData) -> dict:
     """Train one model, keeping the best epoch (by validation BLEU) in ``<output_dir>/<name>``.
 
-    Returns the checkpoint dict's summary: history, attention snapshots, training seconds, best epoch.
+    After every epoch one checkpoint dict (model, optimizer, scheduler, config, state) is written; with
+    ``--resume_from_checkpoint`` training continues after the epoch of the one found. Returns the checkpoint's
+    ``state``: the last epoch, the history rows, the attention snapshots, the training seconds, the best epoch and
+    its validation BLEU.
     """
-    src_tok, tgt_tok = tokenizers
-    config = ModelConfig(
-        src_vocab_size=src_tok.get_vocab_size(),
-        tgt_vocab_size=tgt_tok.get_vocab_size(),
-        attention_type=None if name == BASELINE else name,
-        embedding_size=args.embedding_size,
-        encoder_hidden_size=args.encoder_hidden_size,
-        decoder_hidden_size=args.decoder_hidden_size,
-        attention_size=args.attention_size,
-        num_layers=args.num_layers,
-        dropout=args.dropout,
-        tie_embeddings=args.tie_embeddings,
-        attention_placement=args.attention_placement,
-        input_feeding=args.input_feeding,
-        summary_input=args.summary_input,
-        null_slot=args.null_slot,
-        attend_eos=args.attend_eos,
-        annotation_dropout=args.annotation_dropout,
-        attention_init=args.attention_init,
-        context_gate=args.context_gate,
-        source_lang=args.source_lang,
-        target_lang=args.target_lang,
-    )
+    config = model_config(name, args, data)
     set_seed(args.seed)  # every model starts from the same seed
     model = Seq2Seq(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
-    sampler = BucketBatchSampler(train_data.lengths(), args.per_device_train_batch_size, shuffle=True, seed=args.seed)
-    train_loader = DataLoader(train_data, batch_sampler=sampler, collate_fn=collate)
-    val_loader = DataLoader(
-        val_data,
-        batch_sampler=BucketBatchSampler(val_data.lengths(), args.per_device_eval_batch_size, shuffle=False),
-        collate_fn=collate,
+    sampler = BucketBatchSampler(
+        data.train_pairs.lengths(), args.per_device_train_batch_size, shuffle=True, seed=args.seed
     )
+    train_loader = DataLoader(data.train_pairs, batch_sampler=sampler, collate_fn=collate)
     steps_per_epoch = math.ceil(len(sampler) / accelerator.num_processes)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(steps_per_epoch * args.num_train_epochs, args.warmup_ratio)
     )
 
-    checkpoint_path = checkpoint_file(args.output_dir, name)
     state = {"epoch": 0, "history": [], "attention": [], "train_seconds": 0.0, "best_bleu": -1.0, "best_epoch": 0}
-    if args.resume_from_checkpoint and checkpoint_path.is_file():
-        try:
-            checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-            model.load_state_dict(checkpoint["model"])
-            optimizer.load_state_dict(checkpoint["optimizer"])
-            scheduler.load_state_dict(checkpoint["scheduler"])
-            state = checkpoint["state"]
-        except Exception as error:  # truncated/corrupt file, or one from other model sizes: never half-load
-            raise CheckpointError(
-                f"Checkpoint {checkpoint_path} cannot be resumed ({type(error).__name__}: {error}). Delete it to "
-                f"retrain {name!r} from scratch, or run with the arguments that wrote it."
-            ) from error
-        accelerator.print(f"[{name}] resumed from {checkpoint_path} after epoch {state['epoch']}")
+    if args.resume_from_checkpoint:
+        resumed = load_checkpoint(args.output_dir, name, model, optimizer, scheduler)
+        if resumed is not None:
+            state = resumed
+            where = checkpoint_file(args.output_dir, name)
+            accelerator.print(f"[{name}] resumed from {where} after epoch {state['epoch']}")
 
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     unwrapped: Seq2Seq = accelerator.unwrap_model(model)
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=PAD_ID, label_smoothing=args.label_smoothing)
 
     for epoch in range(state["epoch"] + 1, args.num_train_epochs + 1):
         sampler.set_epoch(epoch)
@@ -449,87 +504,126 @@ def train_model(
         # this process started) at every pass, which a resumed run restarts at 0: make it use the real epoch.
         train_loader.set_epoch(epoch)
         set_seed(args.seed + epoch, device_specific=True)  # dropout depends only on (seed, epoch, process)
-        model.train()
         started = time.perf_counter()
-        loss_sum = torch.zeros((), device=accelerator.device)
-        tokens = torch.zeros((), device=accelerator.device)
-        progress = tqdm(
-            train_loader,
-            desc=f"{name} epoch {epoch}",
-            disable=not accelerator.is_local_main_process,
-            mininterval=5,
-            leave=False,
+        loss_sum, tokens = train_epoch(
+            model, train_loader, optimizer, scheduler, accelerator, args, f"{name} epoch {epoch}"
         )
-        for batch in progress:
-            with accelerator.autocast():
-                logits = model(batch["src"], batch["src_mask"], batch["tgt_in"]).logits  # (batch, tgt_len, vocab)
-                loss = loss_fn(logits.flatten(0, 1).float(), batch["tgt_out"].flatten())
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            n_tokens = (batch["tgt_out"] != PAD_ID).sum()
-            loss_sum += loss.detach() * n_tokens
-            tokens += n_tokens
-        loss_sum, tokens = accelerator.reduce(loss_sum, "sum"), accelerator.reduce(tokens, "sum")
         epoch_seconds = time.perf_counter() - started
 
         if accelerator.is_main_process:
-            val_loss = validation_loss(unwrapped, val_loader, accelerator.device)
-            hyps = translate_corpus(unwrapped, val_corpus.source, src_tok, tgt_tok, 1, args.per_device_eval_batch_size)
-            val_bleu = corpus_scores(hyps, val_corpus.target)["bleu"]
+            val_loss, val_bleu = validate(unwrapped, data, args, accelerator.device)
             row = {
                 "epoch": epoch,
-                "train_loss": round(loss_sum.item() / tokens.item(), 4),
+                "train_loss": round(loss_sum / tokens, 4),
                 "val_loss": round(val_loss, 4),
                 "val_perplexity": round(math.exp(min(val_loss, 50)), 2),
                 "val_bleu": val_bleu,
-                "tokens_per_second": round(tokens.item() / epoch_seconds),
+                "tokens_per_second": round(tokens / epoch_seconds),
                 "epoch_seconds": round(epoch_seconds, 1),
                 "learning_rate": scheduler.get_last_lr()[0],
             }
             state["history"].append(row)
             state["train_seconds"] += epoch_seconds
-            if snapshot_sentences and unwrapped.has_attention:
-                state["attention"].append(
-                    {
-                        "epoch": epoch,
-                        "translations": attention_snapshot(unwrapped, snapshot_sentences, src_tok, tgt_tok),
-                    }
-                )
+            if data.snapshot_sentences and unwrapped.has_attention:
+                translations = attention_snapshot(unwrapped, data.snapshot_sentences, data.src_tok, data.tgt_tok)
+                state["attention"].append({"epoch": epoch, "translations": translations})
             logger.info(
                 "[%s] epoch %d/%d | train loss %.3f | val loss %.3f ppl %.1f | val BLEU (greedy) %.2f | %d tok/s "
                 "| %.0f s",
-                name,
-                epoch,
-                args.num_train_epochs,
-                row["train_loss"],
-                val_loss,
-                row["val_perplexity"],
-                val_bleu,
-                row["tokens_per_second"],
-                epoch_seconds,
-            )
+                name, epoch, args.num_train_epochs, row["train_loss"], val_loss, row["val_perplexity"], val_bleu,
+                row["tokens_per_second"], epoch_seconds,
+            )  # fmt: skip
             if val_bleu > state["best_bleu"]:
                 state["best_bleu"], state["best_epoch"] = val_bleu, epoch
                 save_model(unwrapped, Path(args.output_dir) / name)
             state["epoch"] = epoch
-            checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint_path.with_suffix(".tmp")
-            torch.save(
-                {
-                    "model": unwrapped.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "config": dataclasses.asdict(config),
-                    "state": state,
-                },
-                tmp,
-            )
-            os.replace(tmp, checkpoint_path)  # atomic: a crash never leaves a half-written checkpoint
+            checkpoint = {
+                "model": unwrapped.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "config": dataclasses.asdict(config),
+                "state": state,
+            }
+            save_checkpoint(args.output_dir, name, checkpoint)
         accelerator.wait_for_everyone()
     return state
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The model repo: test scores, the JSON files, the card, the push
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def evaluate_on_test(
+    name: str, args: TrainingArguments, accelerator: Accelerator, data: TrainingData, state: dict
+) -> dict:
+    """Test scores of model ``name`` as saved (its best epoch, reloaded from the folder as a user loads it), with
+    beam search of ``--eval_beam_size``, and the summary of its training: ``metrics.json["models"][name]``."""
+    best = load_model(args.output_dir, name, accelerator.device)
+    hyps = translate_corpus(
+        best, data.test.source, data.src_tok, data.tgt_tok, args.eval_beam_size, args.per_device_eval_batch_size
+    )
+    model_metrics = {
+        **evaluate_translations(data.test.source, hyps, data.test.target),
+        "best_epoch": state["best_epoch"],
+        "best_val_bleu": state["best_bleu"],
+        "train_seconds": round(state["train_seconds"], 1),
+        "num_parameters": sum(p.numel() for p in best.parameters()),
+    }
+    logger.info(
+        "[%s] test BLEU %.2f chrF %.2f (beam %d, best epoch %d)",
+        name, model_metrics["bleu"], model_metrics["chrf"], args.eval_beam_size, state["best_epoch"],
+    )  # fmt: skip
+    return model_metrics
+
+
+def metrics_header(args: TrainingArguments, accelerator: Accelerator, data: TrainingData) -> dict:
+    """What ``metrics.json`` says about the whole run, above the per-model scores."""
+    return {
+        "dataset": args.dataset_hub_id or args.dataset_name,
+        "split": "test",
+        "source_lang": args.source_lang,
+        "target_lang": args.target_lang,
+        "beam_size": args.eval_beam_size,
+        "hardware": hardware_description(accelerator),
+        "num_train_samples": len(data.train),
+        "num_eval_samples": len(data.test),
+    }
+
+
+def hardware_description(accelerator: Accelerator) -> str:
+    """A short human description of where training ran."""
+    if accelerator.device.type == "cuda":
+        name = torch.cuda.get_device_name(accelerator.device)
+        return f"{accelerator.num_processes} x {name} (mixed precision: {accelerator.mixed_precision})"
+    return (
+        f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"{accelerator.num_processes} process(es)"
+    )
+
+
+def write_model_files(
+    output: Path, name: str, state: dict, model_metrics: dict, header: dict, snapshot_sentences: list[str]
+) -> dict:
+    """Put model ``name``'s curves, attention snapshots and test scores into ``history.json``,
+    ``attention_evolution.json`` and ``metrics.json`` (with the run's ``header``); returns the metrics.
+
+    Each file is re-read and only this model's entry replaced, so runs training different models into one folder do
+    not clobber each other.
+    """
+    history = read_json(output / HISTORY_FILE, {})
+    history[name] = state["history"]
+    write_json_atomic(output / HISTORY_FILE, history)
+    evolution = read_json(output / ATTENTION_EVOLUTION_FILE, {"models": {}})
+    evolution["sentences"] = snapshot_sentences
+    if state["attention"]:
+        evolution["models"][name] = state["attention"]
+    write_json_atomic(output / ATTENTION_EVOLUTION_FILE, evolution)
+    metrics = read_json(output / METRICS_FILE, {"models": {}})
+    metrics.update(header)
+    metrics["models"][name] = model_metrics
+    write_json_atomic(output / METRICS_FILE, metrics)
+    return metrics
 
 
 def test_examples(test: ParallelCorpus, count: int, seed: int, source_lang: str, target_lang: str) -> list[dict]:
@@ -539,13 +633,34 @@ def test_examples(test: ParallelCorpus, count: int, seed: int, source_lang: str,
     return [{source_lang: test.source[i], target_lang: test.target[i]} for i in chosen]
 
 
-def run(args: TrainingArguments) -> dict | None:
-    """Train every model in ``args.attention``, evaluate on the test split and write the model repo.
+def push_repo(args: TrainingArguments, output: Path) -> None:
+    """Upload the finished folder (never its checkpoints) to ``--hub_model_id``; a failure is logged with how to
+    retry, then raised."""
+    from attention_demo.hub import push_folder
 
-    Returns the metrics dict on the main process (None elsewhere).
-    """
-    check_output_dir(args)
-    mixed_precision = args.mixed_precision
+    if not args.hub_model_id:
+        raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/attention-demo-multi30k).")
+    try:
+        url = push_folder(output, args.hub_model_id, token=args.hub_token)
+    except Exception as error:
+        logger.error(
+            "Push to %s failed: %s. The local folder %s is complete; run again with --push_to_hub "
+            "--resume_from_checkpoint to retry.",
+            args.hub_model_id,
+            error,
+            output,
+        )
+        raise
+    logger.info("pushed to %s", url)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def start_accelerator(mixed_precision: str) -> Accelerator:
+    """The Accelerator (``auto``: bf16 on a GPU that has it, else none) and the log (INFO on the main process)."""
     if mixed_precision == "auto":
         mixed_precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
     accelerator = Accelerator(mixed_precision=mixed_precision)
@@ -554,100 +669,41 @@ def run(args: TrainingArguments) -> dict | None:
         format="%(asctime)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    started = time.time()
-    corpora = load_parallel_data(
-        args.dataset_name, args.source_lang, args.target_lang, dataset_config_name=args.dataset_config_name
-    )
-    train = corpora["train"].take(args.max_train_samples)
-    val = corpora["validation"].take(args.max_eval_samples)
-    test = corpora["test"].take(args.max_eval_samples)
-    accelerator.print(f"data: {len(train)} train / {len(val)} validation / {len(test)} test pairs")
-    src_tok, tgt_tok = prepare_tokenizers(args, train, accelerator)
-    record_settings(args, accelerator)
-    train_data = TokenizedPairs(train, src_tok, tgt_tok)
-    val_data = TokenizedPairs(val, src_tok, tgt_tok)
-    snapshot_sentences = [s for s in val.source if 8 <= len(s.split()) <= 16][: args.num_attention_samples]
+    return accelerator
 
+
+def run(args: TrainingArguments) -> dict | None:
+    """Train every model in ``args.attention``, evaluate on the test split and write the model repo.
+
+    Returns the metrics dict on the main process (None elsewhere).
+    """
+    check_output_dir(args)
+    accelerator = start_accelerator(args.mixed_precision)
+    started = time.time()
+    data = load_data(args, accelerator)
+    record_settings(args, accelerator)
+    header = metrics_header(args, accelerator, data)
     output = Path(args.output_dir)
+    metrics: dict = {}
     for name in args.attention:
-        state = train_model(name, args, accelerator, train_data, val_data, val, (src_tok, tgt_tok), snapshot_sentences)
-        if not accelerator.is_main_process:
-            continue
-        best = load_model(output, name, accelerator.device)
-        hyps = translate_corpus(
-            best, test.source, src_tok, tgt_tok, args.eval_beam_size, args.per_device_eval_batch_size
-        )
-        model_metrics = {
-            **evaluate_translations(test.source, hyps, test.target),
-            "best_epoch": state["best_epoch"],
-            "best_val_bleu": state["best_bleu"],
-            "train_seconds": round(state["train_seconds"], 1),
-            "num_parameters": sum(p.numel() for p in best.parameters()),
-        }
-        logger.info(
-            "[%s] test BLEU %.2f chrF %.2f (beam %d, best epoch %d)",
-            name,
-            model_metrics["bleu"],
-            model_metrics["chrf"],
-            args.eval_beam_size,
-            state["best_epoch"],
-        )
-        # Written after every model, so a crash later loses nothing already measured. Each file is re-read and
-        # only this model's entry replaced, so runs training different models into one folder do not clobber
-        # each other.
-        history = read_json(output / HISTORY_FILE, {})
-        history[name] = state["history"]
-        write_json_atomic(output / HISTORY_FILE, history)
-        evolution = read_json(output / ATTENTION_EVOLUTION_FILE, {"models": {}})
-        evolution["sentences"] = snapshot_sentences
-        if state["attention"]:
-            evolution["models"][name] = state["attention"]
-        write_json_atomic(output / ATTENTION_EVOLUTION_FILE, evolution)
-        metrics = read_json(output / METRICS_FILE, {"models": {}})
-        metrics.update(
-            {
-                "dataset": args.dataset_hub_id or args.dataset_name,
-                "split": "test",
-                "source_lang": args.source_lang,
-                "target_lang": args.target_lang,
-                "beam_size": args.eval_beam_size,
-                "hardware": hardware_description(accelerator),
-                "num_train_samples": len(train),
-                "num_eval_samples": len(test),
-            }
-        )
-        metrics["models"][name] = model_metrics
-        write_json_atomic(output / METRICS_FILE, metrics)
+        state = train_model(name, args, accelerator, data)
+        if accelerator.is_main_process:  # written after every model: a crash later loses nothing already measured
+            model_metrics = evaluate_on_test(name, args, accelerator, data, state)
+            metrics = write_model_files(output, name, state, model_metrics, header, data.snapshot_sentences)
     if not accelerator.is_main_process:
         return None
-    examples = test_examples(test, args.num_test_examples, args.seed, args.source_lang, args.target_lang)
+    examples = test_examples(data.test, args.num_test_examples, args.seed, args.source_lang, args.target_lang)
     write_json_atomic(output / TEST_EXAMPLES_FILE, examples)
-    repo_id = args.hub_model_id or output.name
-    build_model_card(metrics, repo_id).save(output / MODEL_CARD_FILE)
+    build_model_card(metrics, args.hub_model_id or output.name).save(output / MODEL_CARD_FILE)
     logger.info("wrote %s in %.0f s", output, time.time() - started)
     logger.info(
-        "corpus evidence (saliency, occlusion, agreement): python -m attention_demo.evidence --model %s "
-        "--dataset_name %s",
+        "corpus evidence (gradient x input, Integrated Gradients, occlusion, agreement): "
+        "python -m attention_demo.evidence --model %s --dataset_name %s",
         output,
         args.dataset_name,
     )
     if args.push_to_hub:
-        from attention_demo.hub import push_folder
-
-        if not args.hub_model_id:
-            raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/attention-demo-multi30k).")
-        try:
-            url = push_folder(output, args.hub_model_id, token=args.hub_token)
-        except Exception as error:
-            logger.error(
-                "Push to %s failed: %s. The local folder %s is complete; run again with --push_to_hub "
-                "--resume_from_checkpoint to retry.",
-                args.hub_model_id,
-                error,
-                output,
-            )
-            raise
-        logger.info("pushed to %s", url)
+        push_repo(args, output)
     return metrics
 
 

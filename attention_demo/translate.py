@@ -107,9 +107,9 @@ class Translator:
             results[i].source_pieces = pieces(self.src_tokenizer, ids)
             sources.append(ids)
         hypotheses = translate_ids(model, sources, beam_size=beam_size, batch_size=batch_size)
-        for i, hyps in zip(todo, hypotheses):
+        for i, hyps in zip(todo, hypotheses, strict=True):
             results[i].candidates = [
-                Candidate(decode(self.tgt_tokenizer, h.words), pieces(self.tgt_tokenizer, h.tokens), h) for h in hyps
+                Candidate(decode(self.tgt_tokenizer, h.word_ids), pieces(self.tgt_tokenizer, h.tokens), h) for h in hyps
             ]
         return results
 
@@ -163,21 +163,18 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m attention_demo.translate",
         description="Translate stdin to stdout, one sentence per line.",
     )
-    parser.add_argument(
-        "--model", type=cli.nonempty, default="models/multi30k-de-en", help="model folder or Hub model repo id"
-    )
+    cli.add_model_argument(parser, "model folder or Hub model repo id")
     parser.add_argument(
         "--name", type=cli.nonempty, default="additive", help="which model of the folder (e.g. additive, baseline)"
     )
-    beam = cli.Number(int, minimum=1, maximum=cli.MAX_BEAM_SIZE)
-    parser.add_argument("--beam_size", type=beam, default=5, help=f"1 for greedy search; {beam.describe()}")
+    cli.add_beam_size_argument(parser, "1 for greedy search")
     batch = cli.Number(int, minimum=1)
     parser.add_argument("--batch_size", type=batch, default=64, help=f"sentences per batch; {batch.describe()}")
     parser.add_argument(
         "--source_lang", type=cli.language_code, help="optional check: the language you are translating from"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    cli.set_up_logging(logging.WARNING, cli.WARNING_FORMAT)
     return cli.report_failures(
         lambda: translate_stdin(args.model, args.name, args.beam_size, args.batch_size, args.source_lang),
         debug=args.debug,

@@ -23,7 +23,7 @@ import torch
 
 from attention_demo.data import load_parallel_data
 from attention_demo.evaluation import corpus_scores
-from attention_demo.model_repo import METRICS_FILE, read_json
+from attention_demo.model_repo import read_metrics
 from attention_demo.translate import Translator
 
 BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
@@ -44,7 +44,7 @@ def main() -> None:
     corpus = load_parallel_data(args.dataset_name, translator.source_lang, translator.target_lang, splits=[args.split])[
         args.split
     ]
-    stored = (read_json(Path(args.model) / METRICS_FILE) or {}).get("models", {}) if Path(args.model).is_dir() else {}
+    stored = read_metrics(args.model).models  # the test scores training stored (none for a Hub id)
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; {len(corpus)} sentences ({args.dataset_name}, {args.split})"
@@ -61,7 +61,7 @@ def main() -> None:
                 bleu = corpus_scores([o.text for o in outputs], corpus.target)["bleu"]
                 reference = ""
                 if beam == 5 and batch == DEFAULT_BATCH and args.split == "test":
-                    value = (stored.get(name) or {}).get("bleu")
+                    value = stored.get(name, {}).get("bleu")
                     reference = f"{value:.2f}" if isinstance(value, (int, float)) else "(none stored)"
                 search = "greedy" if beam == 1 else f"beam {beam}"
                 print(f"| {name} | {search} | {batch} | {seconds:.1f} | {len(corpus) / seconds:.1f} | {bleu:.2f} "

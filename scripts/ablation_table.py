@@ -4,7 +4,8 @@ For each ``runs/ablation/<variant>/`` folder with a trained model, runs the alig
 (``attention_demo.alignment.evaluate_folder``) unless ``metrics.json`` already has it (or ``--rescore``), then prints
 one row per variant: ``</s>`` sink, the share of words linked to the last source word, the mean largest weight, AER on
 the reference and on the model's own translation, test BLEU / chrF (beam 5) and training time. ``--write_to`` stores
-the rows in a model folder for the app, keeping the rows of runs scored before.
+the rows in a model folder for the app (``metrics.json["alignment"]["ablations"]``, which the alignment command keeps
+when it rewrites that section: ``attention_demo.model_repo.KEPT_ON_REWRITE``), keeping the rows of runs scored before.
 
     python scripts/ablation_table.py --dataset_name ../shared/data/multi30k [--runs runs/ablation] [--write_to FOLDER]
 """
@@ -15,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from attention_demo.alignment import ALIGNMENT_KEY, evaluate_folder
-from attention_demo.model_repo import HISTORY_FILE, METRICS_FILE, read_json, write_json_atomic
+from attention_demo.alignment import evaluate_folder
+from attention_demo.model_repo import ABLATIONS_KEY, ALIGNMENT_KEY, read_history, read_metrics, update_metrics
 
 VARIANTS = {  # the order and wording of the README's table
     "today": "first bundled design: Luong placement, z into the GRU, </s> among the keys",
@@ -67,22 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     diagonal = None
     rows = []
     for folder in folders:
-        metrics = read_json(folder / METRICS_FILE, default={}) or {}
-        scores = metrics.get("models", {}).get(args.model)
+        metrics = read_metrics(folder)
+        scores = metrics.models.get(args.model)
         if scores is None:  # still training
             continue
-        if ALIGNMENT_KEY not in metrics or args.rescore:
+        if ALIGNMENT_KEY not in metrics.content or args.rescore:
             evaluate_folder(folder, args.dataset_name, [args.model])
-            metrics = read_json(folder / METRICS_FILE)
-        diagonal = metrics[ALIGNMENT_KEY]["diagonal"]["aer"]
-        alignment = metrics[ALIGNMENT_KEY]["models"][args.model]
+            metrics = read_metrics(folder)
+        diagonal = metrics.alignment["diagonal"]["aer"]
+        alignment = metrics.alignment_models[args.model]
         reference, own = alignment["reference"], alignment["translation"]
         rows.append({
             "variant": VARIANTS.get(folder.name, folder.name), "run": folder.name, "eos_sink": reference["eos_sink"],
             "null": reference["null"], "last_word": reference["last_word"],
             "mean_max_weight": reference["mean_max_weight"], "aer": reference["aer"], "aer_translation": own["aer"],
             "bleu": scores["bleu"], "chrf": scores["chrf"], "train_seconds": scores["train_seconds"],
-            "epochs": len((read_json(folder / HISTORY_FILE, default={}) or {}).get(args.model) or []),
+            "epochs": len(read_history(folder).get(args.model, [])),
         })  # fmt: skip
         null = f" (null {reference['null']:.0%})" if reference["null"] else ""
         print(
@@ -94,19 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     if diagonal is not None:
         print(f"| a straight diagonal (no model) | | | | {diagonal:.2f} | | | | |")
     if args.write_to:
-        path = Path(args.write_to) / METRICS_FILE
-        metrics = read_json(path, default={}) or {}
         # Rows of runs scored earlier (and since deleted) stay; a run scored again replaces its row.
-        stored = (metrics.get(ALIGNMENT_KEY) or {}).get("ablations") or {}
+        stored = read_metrics(args.write_to)
         scored = {row["run"] for row in rows}
-        kept = [row for row in stored.get("rows") or [] if row.get("run") not in scored]
-        metrics.setdefault(ALIGNMENT_KEY, {})["ablations"] = {
+        kept = [row for row in stored.ablation_rows if row.get("run") not in scored]
+        ablations = {
             "model": args.model,
             "budget": "same seed, data, tokenizers and epochs for every run (scripts/ablations.sh)",
-            "diagonal_aer": diagonal if diagonal is not None else stored.get("diagonal_aer"),
+            "diagonal_aer": diagonal if diagonal is not None else stored.ablations.get("diagonal_aer"),
             "rows": sorted(kept + rows, key=lambda row: variant_order(row["run"])),
         }
-        write_json_atomic(path, metrics)
+        update_metrics(args.write_to, ALIGNMENT_KEY, ABLATIONS_KEY, ablations)
     return 0
 
 

@@ -2,10 +2,11 @@
 
     .venv/bin/python scripts/screenshot.py                        # the bundled models (must be complete)
     .venv/bin/python scripts/screenshot.py --model path/to/folder # any model folder
+    .venv/bin/python scripts/screenshot.py --live                 # docs/live.png: a run of "Watch attention learn"
 
 Serves the app in this process on a free localhost port, drives Debian's /usr/bin/chromium with Playwright: opens the
 page (which opens on a translated test sentence), clicks an output word of the translation and saves a full-page
-screenshot of the "Translate & compare" tab at a laptop's width.
+screenshot of the "Translate" tab at a laptop's width.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def main() -> int:
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"))
     parser.add_argument("--word", type=int, default=3, help="output word to inspect (1-based)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--live", action="store_true", help="the live-training tab after --seconds of a default run")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long the live run trains before the picture")
     args = parser.parse_args()
+    if args.live and args.output == parser.get_default("output"):
+        args.output = str(Path(args.output).with_name("live.png"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
@@ -60,6 +65,15 @@ def main() -> int:
             page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
             page.set_default_timeout(120_000)
             page.goto(f"http://127.0.0.1:{port}/")
+            if args.live:
+                page.get_by_role("tab", name=text.TAB_LIVE).click()
+                page.locator("#live-train").click()
+                page.wait_for_timeout(args.seconds * 1000)
+                Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=args.output, full_page=True)
+                browser.close()
+                print(f"wrote {args.output}")
+                return 0
             words = page.locator("#translation-attention .token")
             words.first.wait_for()
             word = min(args.word, words.count()) - 1

@@ -27,8 +27,9 @@ settings.register_profile("explore", print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Integration fixtures (test_train, test_hub, test_translate, test_accelerate): a tiny generated parallel dataset, tiny
-# model arguments, in-process training, and a tiny model folder trained once per session by the real `python train.py`.
+# Integration fixtures (test_train, test_translate, test_cli, test_accelerate, the app's tests, ...): a tiny generated
+# parallel dataset, tiny model arguments, in-process training, and one tiny model folder trained once per session by
+# the real `python train.py`, which every module that only reads a trained folder shares.
 # ---------------------------------------------------------------------------------------------------------------------
 
 TINY_MODEL_ARGS = [
@@ -42,7 +43,8 @@ TINY_MODEL_ARGS = [
     "--eval_beam_size", "2",
     "--mixed_precision", "no",
 ]  # fmt: skip
-TINY_MODELS = ["additive", "dot", "baseline"]  # what tiny_model_folder holds
+TINY_MODELS = ["additive", "dot", "general", "baseline"]  # what tiny_model_folder holds (in training order): every kind
+TINY_TEST_EXAMPLES = 10  # test pairs in its test_examples.json (the app's examples)
 TINY_SPLIT_SIZES = {"train": 200, "val": 20, "test": 20}
 SUBPROCESS_TIMEOUT_S = 300
 
@@ -84,7 +86,7 @@ def write_tiny_dataset(folder: Path, sizes: dict[str, int] = TINY_SPLIT_SIZES, s
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for split, size in sizes.items():
-        rows = [dict(zip(("de", "en"), _tiny_pair(rng))) for _ in range(size)]
+        rows = [dict(zip(("de", "en"), _tiny_pair(rng), strict=True)) for _ in range(size)]
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         (folder / f"{split}.jsonl").write_text(text, encoding="utf-8")
     return folder
@@ -160,10 +162,13 @@ def run_tiny_training(
 
 @pytest.fixture(scope="session")
 def tiny_model_folder(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Path:
-    """A model folder (additive, dot, baseline; 2 epochs) written once by a real ``python train.py`` (read-only)."""
+    """A model folder with every kind of model (``TINY_MODELS``; 2 epochs, so the attention evolution has a slider),
+    written once per session by a real ``python train.py``. Shared by every module: read it, or copy it to change
+    it."""
     output = tmp_path_factory.mktemp("tiny-models") / "tiny-de-en"
     argv = ["--dataset_name", str(tiny_dataset), "--output_dir", str(output), *TINY_MODEL_ARGS]
-    result = run_subprocess([sys.executable, "train.py", *argv, "--attention", *TINY_MODELS])
+    argv += ["--num_test_examples", str(TINY_TEST_EXAMPLES), "--attention", *TINY_MODELS]
+    result = run_subprocess([sys.executable, "train.py", *argv])
     if result.returncode != 0:
         pytest.fail(f"train.py failed with exit code {result.returncode}:\n{result.stderr[-5000:]}")
     return output
@@ -311,3 +316,32 @@ def assert_same_training_state(expected: dict, actual: dict) -> None:
             assert torch.equal(value, actual_states[index][name]), (index, name)
     assert expected["optimizer"]["param_groups"] == actual["optimizer"]["param_groups"]
     assert expected["scheduler"] == actual["scheduler"]
+
+
+@pytest.fixture
+def random_model_folder(tmp_path: Path, tiny_dataset: Path) -> Path:
+    """A model folder as train.py writes it (tokenizers, additive and baseline models), with untrained weights: the
+    corpus commands need the layout, not a trained model (and it takes a second, where training takes many)."""
+    import torch
+
+    from attention_demo.data import load_parallel_data
+    from attention_demo.model import ModelConfig, Seq2Seq
+    from attention_demo.model_repo import save_model, tokenizer_filename
+    from attention_demo.tokenizer import train_tokenizer
+
+    folder = tmp_path / "models"
+    corpus = load_parallel_data(str(tiny_dataset), "de", "en", ("train",))["train"]
+    sizes = {}
+    for lang, texts in (("de", corpus.source), ("en", corpus.target)):
+        tokenizer = train_tokenizer(texts, vocab_size=120)
+        folder.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(str(folder / tokenizer_filename(lang)))
+        sizes[lang] = tokenizer.get_vocab_size()
+    for name, attention_type in (("additive", "additive"), ("baseline", None)):
+        torch.manual_seed(0)
+        config = ModelConfig(
+            src_vocab_size=sizes["de"], tgt_vocab_size=sizes["en"], attention_type=attention_type, embedding_size=8,
+            encoder_hidden_size=4, decoder_hidden_size=8, attention_size=4,
+        )  # fmt: skip
+        save_model(Seq2Seq(config), folder / name)
+    return folder

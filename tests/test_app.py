@@ -1,5 +1,5 @@
-"""Tests of the Gradio app (attention_demo.ui) and of attention_demo.inspection on a tiny model folder trained by
-train.py.
+"""Tests of the Gradio app (attention_demo.ui) and of attention_demo.inspection on the session's tiny model folder
+(conftest.tiny_model_folder, trained by train.py).
 
 The views are checked against independent computations (the Translator's own output, evidence.saliency called
 directly, attention column sums), then the built app's handlers (dicts keyed by component), then the app launched on
@@ -8,55 +8,39 @@ localhost through ``gradio_client``. The browser tests (test_app_browser.py) reu
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import shutil
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
-from conftest import run_subprocess, write_tiny_dataset
+from conftest import TINY_MODELS
 from matplotlib.figure import Figure
 
 from attention_demo import evidence, hub, plots
 from attention_demo.evaluation import sentence_chrf
 from attention_demo.inspection import inspect_steps, merge_attention, source_highlight, word_spans
 from attention_demo.model import BASELINE, MODEL_NAMES
-from attention_demo.model_repo import ATTENTION_EVOLUTION_FILE, HISTORY_FILE, METRICS_FILE, TEST_EXAMPLES_FILE
+from attention_demo.model_repo import (
+    ATTENTION_EVOLUTION_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    TEST_EXAMPLES_FILE,
+    AttentionEvolution,
+    Metrics,
+)
 from attention_demo.translate import Translation, Translator
 from attention_demo.ui import heatmap, serving, text, views, wiring
 from attention_demo.ui.views import AttentionDemo
 
-APP_MODELS = ["additive", "dot", "general", BASELINE]
-APP_TRAIN_ARGS = [
-    "--embedding_size", "16", "--encoder_hidden_size", "8", "--decoder_hidden_size", "16", "--attention_size", "8",
-    "--vocab_size", "200", "--num_train_epochs", "2", "--per_device_train_batch_size", "16", "--eval_beam_size", "2",
-    "--mixed_precision", "no", "--num_test_examples", "10",
-]  # fmt: skip
 APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
 SENTENCE = "Die kleine katze sieht die große hund im park ."
 ATTENTION_MODELS = [name for name in MODEL_NAMES if name != BASELINE]
-
-
-def tiny_app_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four models (2 epochs, so the attention evolution has a slider) trained once per pytest session.
-
-    The app test modules call this; the folder is kept under the session's base temp dir and reused when present.
-    """
-    output = tmp_path_factory.getbasetemp() / "app-tiny-models"
-    if (output / "done").is_file():
-        return output
-    data = write_tiny_dataset(tmp_path_factory.mktemp("app-tiny-data"), {"train": 200, "val": 12, "test": 12})
-    argv = ["--dataset_name", str(data), "--output_dir", str(output), *APP_TRAIN_ARGS, "--attention", *APP_MODELS]
-    result = run_subprocess([sys.executable, "train.py", *argv])
-    if result.returncode != 0:
-        pytest.fail(f"train.py failed with exit code {result.returncode}:\n{result.stderr[-5000:]}")
-    (output / "done").touch()
-    return output
 
 
 def free_port() -> int:
@@ -77,8 +61,9 @@ def offline_app_env() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_app_models(tmp_path_factory)
+def app_folder(tiny_model_folder: Path) -> Path:
+    """The session's tiny folder: all four kinds of model (read-only)."""
+    return tiny_model_folder
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +285,7 @@ def test_compare_tab_shows_every_attention_type(demo: AttentionDemo, translator:
         assert "3 attention models" in view.notice
         expected = [reference_translation(translator, SENTENCE, name, 2) for name in demo.attention_types]
         assert view.texts == [e.text for e in expected]
-        for shown, e in zip(view.heatmaps, expected):
+        for shown, e in zip(view.heatmaps, expected, strict=True):
             attention = e.candidates[0].hypothesis.attention.numpy()
             if merge:
                 attention, _, _ = merge_attention(attention, e.source_pieces, e.candidates[0].pieces)
@@ -361,7 +346,7 @@ def test_evidence_view_shows_the_picked_attribution_and_its_agreement(demo: Atte
     for heatmap_data, matrix in ((found.saliency, ours), (found.baseline_saliency, base)):
         positive = np.clip(matrix, 0, None)
         np.testing.assert_allclose(heatmap_data.matrix, positive / positive.sum(axis=1, keepdims=True), atol=1e-6)
-        assert text.METHOD_NAMES[method] in heatmap_data.title
+        assert evidence.ATTRIBUTION_METHODS[method].label in heatmap_data.title
     if method != views.DEFAULT_METHOD:
         assert (ours < 0).any()  # signed: the map shows the positive part only
     steps = evidence.per_step_agreement(candidate.hypothesis.attention.numpy(), ours)
@@ -369,7 +354,10 @@ def test_evidence_view_shows_the_picked_attribution_and_its_agreement(demo: Atte
     assert list(table["Kendall τ"].iloc[1:]) == [f"{s['kendall_tau']:.3f}" for s in steps]
     assert list(table["JSD"].iloc[1:]) == [f"{s['jsd']:.3f}" for s in steps]
     top1 = np.mean([s["top1"] for s in steps])
-    assert f"with {text.METHOD_NAMES[method]}: τ = " in found.notice and f"top-1 = {top1:.2f}." in found.notice
+    assert (
+        f"with {evidence.ATTRIBUTION_METHODS[method].label}: τ = " in found.notice
+        and f"top-1 = {top1:.2f}." in found.notice
+    )
 
 
 def test_evidence_notice_quotes_the_corpus_agreement_of_the_picked_method(demo: AttentionDemo) -> None:
@@ -381,7 +369,9 @@ def test_evidence_notice_quotes_the_corpus_agreement_of_the_picked_method(demo: 
     with_corpus = AttentionDemo.__new__(AttentionDemo)
     with_corpus.__dict__.update(demo.__dict__)
     agreement = {"attention_vs_integrated_gradients": pair, "attention_vs_saliency": {"kendall_tau": {"mean": 0.9}}}
-    with_corpus.metrics = {"evidence": {"num_sentences": 1000, "models": {"additive": {"agreement": agreement}}}}
+    with_corpus.metrics = Metrics(
+        {"evidence": {"num_sentences": 1000, "models": {"additive": {"agreement": agreement}}}}
+    )
     notice = with_corpus.evidence_view(shown, 0, False, "integrated_gradients").notice
     assert "Over 1000 test sentences (metrics.json), additive agrees with Integrated Gradients at τ = 0.12, " \
            "top-1 = 0.46." in notice  # fmt: skip
@@ -398,10 +388,10 @@ def test_picking_a_method_recomputes_the_evidence_tab(built: tuple, demo: Attent
     assert opening.fn is fn.fn and tab.method in fn.inputs and tab.method in opening.inputs
     shown = demo.translate(SENTENCE, "general", 2).shown
     first = fn.fn(shown, 0, False, None, "gradient_x_input")
-    assert text.METHOD_NAMES["gradient_x_input"] in first[tab.saliency]["title"]
+    assert evidence.ATTRIBUTION_METHODS["gradient_x_input"].label in first[tab.saliency]["title"]
     assert fn.fn(shown, 0, False, first[ui.evidence_key], "gradient_x_input") == {}
     picked = fn.fn(shown, 0, False, first[ui.evidence_key], "occlusion")
-    assert text.METHOD_NAMES["occlusion"] in picked[tab.saliency]["title"]
+    assert evidence.ATTRIBUTION_METHODS["occlusion"].label in picked[tab.saliency]["title"]
     expected = demo.evidence_view(shown, 0, False, "occlusion")
     assert picked[tab.saliency]["matrix"] == expected.saliency.to_json()["matrix"]
     assert picked[ui.evidence_key] != first[ui.evidence_key]
@@ -445,19 +435,19 @@ def test_corpus_evidence_is_read_from_metrics(demo: AttentionDemo) -> None:
     }
     numbers = {"num_sentences": 3, "models": {"additive": model, BASELINE: model}}
     bare = AttentionDemo.__new__(AttentionDemo)
-    bare.metrics = {"evidence": numbers}
+    bare.metrics = Metrics({"evidence": numbers})
     summary = bare.evidence_summary()
     assert list(summary.columns) == text.EVIDENCE_SUMMARY_COLUMNS and len(summary) == 4
     assert list(summary["mean Kendall τ"]) == [0.3] * 4 and list(summary["model"]) == ["additive"] * 2 + [BASELINE] * 2
     assert len(plots.gradient_by_distance_figure(numbers).axes) == 1
-    assert len(plots.agreement_histograms_figure(numbers).axes) == 6
+    assert len(plots.agreement_histograms_figure(numbers).axes) == 4  # the two pairs that have numbers, 2 plots each
 
 
 def test_evidence_plots_build_from_the_files(demo: AttentionDemo) -> None:
-    assert set(demo.metrics["models"]) == set(APP_MODELS)
+    assert set(demo.metrics.models) == set(TINY_MODELS)
     table = demo.results_table()
-    assert list(table["model"]) == list(demo.metrics["models"])
-    assert list(table["test BLEU"]) == [m["bleu"] for m in demo.metrics["models"].values()]
+    assert list(table["model"]) == list(demo.metrics.models)
+    assert list(table["test BLEU"]) == [m["bleu"] for m in demo.metrics.models.values()]
     figures = demo.training_figures()
     for name in ("bleu_by_length", "curves"):
         assert len(figures[name].axes) >= 2, name  # plots, not the "missing" message
@@ -466,7 +456,7 @@ def test_evidence_plots_build_from_the_files(demo: AttentionDemo) -> None:
     assert names == ATTENTION_MODELS and sentences and epochs == 2
     for epoch in (1, 2, 99):
         view = demo.evolution_view("dot", 0, epoch)
-        snapshot = demo.evolution["models"]["dot"][min(epoch, 2) - 1]["translations"][0]
+        snapshot = demo.evolution.models["dot"][min(epoch, 2) - 1]["translations"][0]
         np.testing.assert_allclose(view.heatmap.matrix, snapshot["attention"])
         assert view.text.startswith(f"Epoch {min(epoch, 2)}:")
 
@@ -479,7 +469,7 @@ def test_evidence_and_examples_degrade_gracefully_without_files(app_folder: Path
     shutil.copytree(app_folder, bare, ignore=ignored)
     (bare / HISTORY_FILE).write_text("{not json", encoding="utf-8")  # a broken file counts as missing
     bare_demo = AttentionDemo(Translator(bare))
-    assert bare_demo.metrics is None and bare_demo.history is None and bare_demo.evolution is None
+    assert bare_demo.metrics == Metrics() and bare_demo.history == {} and bare_demo.evolution == AttentionEvolution()
     assert [e["source"] for e in bare_demo.examples] == text.BUILTIN_EXAMPLES
     assert bare_demo.results_table().empty
     assert all(len(figure.axes) == 1 for figure in bare_demo.training_figures().values())  # "missing" messages
@@ -605,13 +595,15 @@ def test_each_models_saliency_is_computed_once_per_request(
 ) -> None:
     """One attribution map per model and request: the same matrix feeds the heatmap and the agreement table."""
     calls = []
-    words, attribute = views.ATTRIBUTION_METHODS[views.DEFAULT_METHOD]
+    method = evidence.ATTRIBUTION_METHODS[views.DEFAULT_METHOD]
 
-    def counting(model: object, source_ids: list[int], tokens: list[int]) -> np.ndarray:
+    def counting(model: object, *args: object) -> evidence.Attributed:
         calls.append(model)
-        return attribute(model, source_ids, tokens)
+        return method.compute(model, *args)
 
-    monkeypatch.setitem(views.ATTRIBUTION_METHODS, views.DEFAULT_METHOD, (words, counting))
+    monkeypatch.setitem(
+        evidence.ATTRIBUTION_METHODS, views.DEFAULT_METHOD, dataclasses.replace(method, compute=counting)
+    )
     shown = demo.translate(SENTENCE, "additive", 2).shown
     view = demo.evidence_view(shown, 0, merge=False, method="no-such-method")  # an unknown method: the default
     models = demo.translator.models

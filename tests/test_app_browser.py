@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 import torch
-from test_app import tiny_app_models
 from test_serving import MARKER, STARTUP_TIMEOUT_S, processes_with
 
+from attention_demo.evidence import ATTRIBUTION_METHODS
 from attention_demo.translate import Translation, Translator
 from attention_demo.ui import text, views
 from benchmarks.app_server import free_port, start_app, stop, wait_for_first_answer
@@ -47,8 +47,8 @@ def chromium_present() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_app_models(tmp_path_factory)
+def app_folder(tiny_model_folder: Path) -> Path:
+    return tiny_model_folder
 
 
 @pytest.fixture(scope="module")
@@ -195,10 +195,9 @@ def test_picking_an_attribution_method_redraws_both_maps(page: Page) -> None:
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name=text.TAB_EVIDENCE).click()
-    gradient, occlusion = text.METHOD_NAMES["gradient_x_input"], text.METHOD_NAMES["occlusion"]
+    gradient, occlusion = ATTRIBUTION_METHODS["gradient_x_input"].label, ATTRIBUTION_METHODS["occlusion"].label
     expect(page.locator("#saliency .ad-title")).to_contain_text(gradient)
-    label = next(label for label, value in text.METHOD_CHOICES if value == "occlusion")
-    page.locator("#evidence-method").get_by_label(label).check()
+    page.locator("#evidence-method").get_by_label(ATTRIBUTION_METHODS["occlusion"].choice).check()
     expect(page.locator("#saliency .ad-title")).to_contain_text(occlusion)
     expect(page.locator("#baseline-saliency .ad-title")).to_contain_text(occlusion)
     expect(page.locator("#evidence-status textarea")).to_have_value(re.compile(f"with {occlusion}: τ = "))

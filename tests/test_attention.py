@@ -172,13 +172,13 @@ def _set(linear: torch.nn.Linear, weight: list) -> None:
 
 
 def _matvec(matrix: list[list[float]], vector: list[float]) -> list[float]:
-    return [sum(m * x for m, x in zip(row, vector)) for row in matrix]
+    return [sum(m * x for m, x in zip(row, vector, strict=True)) for row in matrix]
 
 
 def _additive_by_hand(query: list[float], key: list[float]) -> float:
     """v^T tanh(W_q q + W_k k) with plain Python floats."""
-    hidden = [a + b for a, b in zip(_matvec(ADDITIVE_W_Q, query), _matvec(ADDITIVE_W_K, key))]
-    return sum(v * math.tanh(h) for v, h in zip(ADDITIVE_V, hidden))
+    hidden = [a + b for a, b in zip(_matvec(ADDITIVE_W_Q, query), _matvec(ADDITIVE_W_K, key), strict=True)]
+    return sum(v * math.tanh(h) for v, h in zip(ADDITIVE_V, hidden, strict=True))
 
 
 def _softmax(row: list[float]) -> list[float]:
@@ -201,7 +201,7 @@ def _attend_by_hand(
         for t, expected in enumerate(expected_scores):
             alpha = _softmax(expected[:length]) + [0.0] * (3 - length)
             torch.testing.assert_close(weights[row, t], torch.tensor(alpha))
-            manual_context = [sum(a * k[d] for a, k in zip(alpha, keys)) for d in range(len(keys[0]))]
+            manual_context = [sum(a * k[d] for a, k in zip(alpha, keys, strict=True)) for d in range(len(keys[0]))]
             torch.testing.assert_close(context[row, t], torch.tensor(manual_context))
     return context, weights, scores
 

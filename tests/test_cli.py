@@ -474,3 +474,76 @@ def test_number_type_describes_what_is_allowed() -> None:
     for value in ("0", "-1", "1.01", "inf", "nan", "fast"):
         with pytest.raises(argparse.ArgumentTypeError, match=r"a number > 0 and <= 1"):
             rate(value)
+
+
+# --- in-process: the arguments and set-up the commands share ---------------------------------------------------------
+
+
+def test_corpus_command_parser_gives_every_corpus_command_the_same_arguments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--model (the bundled folder by default), --dataset_name (required), --dataset_config_name, --max_samples (an
+    integer >= 1) and --names, plus --debug; a command adds its own arguments."""
+    parser = cli.corpus_command_parser("prog", "what it does", names_default="all of them", samples="test lines")
+    cli.add_beam_size_argument(parser, "beam")
+    args = parser.parse_args(["--dataset_name", "data"])
+    assert vars(args) == {
+        "debug": False,
+        "model": cli.DEFAULT_MODEL_FOLDER,
+        "dataset_name": "data",
+        "dataset_config_name": None,
+        "max_samples": None,
+        "names": None,
+        "beam_size": cli.DEFAULT_BEAM_SIZE,
+    }
+    args = parser.parse_args(["--dataset_name", "d", "--max_samples", "3", "--names", "a", "b", "--beam_size", "50"])
+    assert (args.max_samples, args.names, args.beam_size) == (3, ["a", "b"], 50)
+    help_text = " ".join(parser.format_help().split())
+    assert "the first N test lines (default: all); an integer >= 1" in help_text
+    assert "models (default: all of them)" in help_text and "beam; an integer from 1 to 50" in help_text
+    for bad, message in (
+        ([], "the following arguments are required: --dataset_name"),
+        (["--dataset_name", " "], "argument --dataset_name: expected a non-empty value"),
+        (["--dataset_name", "d", "--max_samples", "0"], "argument --max_samples: expected an integer >= 1, got '0'"),
+        (["--dataset_name", "d", "--beam_size", "51"], "argument --beam_size: expected an integer from 1 to 50"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args(bad)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_run_corpus_command_checks_the_folder_and_the_dataset_before_the_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The work runs only with a local folder and a dataset that exists; every failure is one line and status 1,
+    and an expected exception of the work is reported the same way."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    parser = cli.corpus_command_parser("prog", "what it does", "all", "sentences")
+    (tmp_path / "data").mkdir()
+    done = []
+
+    def work(folder: Path) -> int:
+        done.append(folder)
+        return 0
+
+    ok = parser.parse_args(["--model", str(tmp_path), "--dataset_name", str(tmp_path / "data")])
+    assert cli.run_corpus_command(ok, "the numbers", work) == 0 and done == [tmp_path]
+    assert isinstance(done[0], Path)
+    for argv, message in (
+        (["--model", "someone/models", "--dataset_name", "d"], "is a Hub id, but the numbers is written into"),
+        (["--model", str(tmp_path / "none"), "--dataset_name", "d"], "The model folder '.*none' does not exist"),
+        (["--model", str(tmp_path), "--dataset_name", str(tmp_path / "none")], "The dataset folder .* does not exist"),
+    ):
+        assert cli.run_corpus_command(parser.parse_args(argv), "the numbers", work) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(message, err), err
+    assert done == [tmp_path]  # none of them reached the work
+
+    def missing_extra(folder: Path) -> int:
+        raise ImportError("pip install the-extra")
+
+    assert cli.run_corpus_command(ok, "the numbers", missing_extra, expected=(ImportError,)) == 1
+    assert capsys.readouterr().err == "error: pip install the-extra\n"
+    with pytest.raises(ImportError):
+        cli.run_corpus_command(ok, "the numbers", missing_extra)  # not expected: a bug, with its traceback

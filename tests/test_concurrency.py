@@ -23,12 +23,13 @@ import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
-from test_app import free_port, offline_app_env, tiny_app_models  # noqa: F401 (offline_app_env: autouse)
+from test_app import free_port, offline_app_env  # noqa: F401 (offline_app_env: autouse)
 
 from attention_demo import evidence
 from attention_demo.model import Seq2Seq
 from attention_demo.translate import Translator
 from attention_demo.ui import concurrency, serving, wiring
+from attention_demo.ui.tabs import live as live_tab
 from attention_demo.ui.views import AttentionDemo
 
 SENTENCES = [
@@ -44,15 +45,15 @@ ROUNDS = 2  # every job runs this many times in the concurrent phase, in a shuff
 # "Why attention helps" tab (no model; drawn once for all visitors, under the default limit).
 MODEL_HANDLERS = {
     "translate", "translate_example", "translate_random", "open_evidence", "operate", "open_step", "show_step",
-    "compare", "aligner",
+    "compare", "aligner", "apply_link",
 }  # fmt: skip
 DEFAULT_LIMIT_HANDLERS = {"open_why"}
+OWN_GROUP_HANDLERS = {"train"}  # the live training: its own group of one (ui/tabs/live.py)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> AttentionDemo:
-    folder: Path = tiny_app_models(tmp_path_factory)
-    return AttentionDemo(Translator(folder), "Models: tiny test folder.")
+def demo(tiny_model_folder: Path) -> AttentionDemo:
+    return AttentionDemo(Translator(tiny_model_folder), "Models: tiny test folder.")
 
 
 def fingerprint(value: Any) -> Any:
@@ -157,6 +158,8 @@ def test_every_model_running_event_shares_one_concurrency_group(demo: AttentionD
         name = event_name(fn)
         if name in MODEL_HANDLERS:
             assert fn.concurrency_limit == concurrency.CONCURRENCY_LIMIT, name
+        elif name in OWN_GROUP_HANDLERS:
+            assert (fn.concurrency_id, fn.concurrency_limit) == (live_tab.LIVE_GROUP, live_tab.LIVE_LIMIT), name
         elif name not in DEFAULT_LIMIT_HANDLERS:
             assert fn.concurrency_limit is None, f"{name} runs no model and should never wait behind one"
 
@@ -172,18 +175,31 @@ def test_events_outside_the_group_run_no_model(demo: AttentionDemo, monkeypatch:
     select = gr.SelectData(ui.translate.heatmap, {"index": 1, "value": None})
     called = set()
     for fn in blocks.fns.values():
-        name = event_name(fn)
         if fn.fn is None or fn.concurrency_limit is not None:
             continue
-        if name in ("evolution",):
+        name = event_name(fn)
+        if name == "evolution":
             args = [demo.evolution_choices()[0][0], 0, 1]
+        elif name == "open_page":  # a link's sentence is translated by the next event (apply_link), not here
+            args = [link_request("s=Ein+Hund+rennt.&t=evidence")]
+        elif name == "remember_tab":
+            args = [gr.SelectData(ui.tabs, {"index": 1, "value": "Evidence"})]
+        elif name == "make_link":
+            args = [SENTENCES[0], demo.attention_types[0], 3, 1, 2, "step", "occlusion"]
         else:
             args = [values.get(block) for block in fn.inputs] + ([select] if name == "inspect_word" else [])
         result = fn.fn(*args)
         assert isinstance(result, dict), name
         called.add(name)
-    assert {"open_page", "show_hypothesis", "inspect_word", "evolution"} <= called
+    assert {"open_page", "show_hypothesis", "inspect_word", "evolution", "remember_tab", "make_link"} <= called
     assert calls == []
+
+
+def link_request(query: str) -> gr.Request:
+    """A request for the page with ``query`` as its query string."""
+    from starlette.requests import Request
+
+    return gr.Request(Request({"type": "http", "query_string": query.encode(), "headers": []}))
 
 
 def test_concurrent_clients_and_evidence_beside_a_real_server(demo: AttentionDemo) -> None:

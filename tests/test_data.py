@@ -153,7 +153,7 @@ def test_tokenized_pairs_end_with_eos(tokenizer: Tokenizer) -> None:
         ParallelCorpus(["a dog .", "the cat and the dog !"], ["a cat .", "dog"]), tokenizer, tokenizer
     )
     assert len(pairs) == 2
-    for (source, target), text in zip((pairs[0], pairs[1]), ["a cat .", "dog"]):
+    for (source, target), text in zip((pairs[0], pairs[1]), ["a cat .", "dog"], strict=True):
         assert source[-1] == EOS_ID and target[-1] == EOS_ID
         assert not {BOS_ID, EOS_ID, PAD_ID} & set(source[:-1] + target[:-1])
         assert target == encode(tokenizer, text) + [EOS_ID]

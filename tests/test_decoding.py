@@ -60,7 +60,7 @@ def test_beam_size_one_equals_greedy(eos_biased_model: Callable[..., Seq2Seq], a
     beam = beam_search(model, src, mask, beam_size=1, max_len=MAX_LEN)
     lengths = {len(h.tokens) for h in greedy}
     assert len(lengths) > 1, "the test should cover finished and unfinished hypotheses"
-    for g, (b,) in zip(greedy, beam):
+    for g, (b,) in zip(greedy, beam, strict=True):
         assert b.tokens == g.tokens
         assert b.score == pytest.approx(g.score, abs=1e-5)
         if attention_type is not None:
@@ -75,7 +75,7 @@ def test_greedy_hypothesis_invariants(eos_biased_model: Callable[..., Seq2Seq], 
     src, mask = pad(sources)
     hyps = greedy_search(model, src, mask, max_len=MAX_LEN)
     assert len(hyps) == len(sources)
-    for hyp, source in zip(hyps, sources):
+    for hyp, source in zip(hyps, sources, strict=True):
         _check_hypothesis(hyp, len(source), attention_type is not None)
         assert len(hyp.tokens) == MAX_LEN or hyp.tokens[-1] == EOS_ID
 
@@ -91,7 +91,7 @@ def test_beam_returns_sorted_distinct_hypotheses(
     src, mask = pad(sources)
     results = beam_search(model, src, mask, beam_size=beam_size, max_len=MAX_LEN)
     assert len(results) == len(sources)
-    for hyps, source in zip(results, sources):
+    for hyps, source in zip(results, sources, strict=True):
         assert len(hyps) == beam_size
         assert len({tuple(h.tokens) for h in hyps}) == beam_size
         normalized = [h.normalized_score for h in hyps]
@@ -133,7 +133,7 @@ def test_greedy_search_equals_a_brute_force_reference(eos_biased_model: Callable
             model.decoder.output.bias[[PAD_ID, BOS_ID]] += 50.0
         sources = random_sources(SOURCE_LENGTHS, seed=4)
         src, mask = pad(sources)
-        for source, hyp in zip(sources, greedy_search(model, src, mask, max_len=MAX_LEN)):
+        for source, hyp in zip(sources, greedy_search(model, src, mask, max_len=MAX_LEN), strict=True):
             expected = reference_greedy(model, source, MAX_LEN)
             assert hyp.tokens == expected, attention_type
             logp, attention = teacher_forced(model, source, expected)
@@ -156,7 +156,7 @@ def test_greedy_prefix_is_teacher_forced_then_greedy(
     prefixes[1] = [prefixes[1][0], EOS_ID, prefixes[1][2]]
     src, mask = pad(sources)
     hyps = greedy_search(model, src, mask, max_len=MAX_LEN, prefix=torch.tensor(prefixes))
-    for source, prefix, hyp in zip(sources, prefixes, hyps):
+    for source, prefix, hyp in zip(sources, prefixes, hyps, strict=True):
         expected = prefix[:2] if EOS_ID in prefix else reference_greedy(model, source, MAX_LEN, prefix=prefix)
         assert hyp.tokens == expected
         logp, _ = teacher_forced(model, source, expected)
@@ -195,7 +195,7 @@ def test_override_weights_replaces_one_step_and_decoding_goes_on_from_it(
     changed = greedy_search(
         model, src, mask, max_len=MAX_LEN, override_weights=lambda t, own: one_hot if t == step else None
     )
-    for source, hyp in zip(sources, changed):
+    for source, hyp in zip(sources, changed, strict=True):
         assert len(hyp.tokens) == MAX_LEN
         assert hyp.attention[step].tolist() == [1.0] + [0.0] * (len(source) - 1)
         src_1 = torch.tensor([source])
@@ -230,10 +230,12 @@ def test_beam_search_equals_a_brute_force_reference(
     sources = random_sources(SOURCE_LENGTHS, seed=5)
     src, mask = pad(sources)
     mixed = 0
-    for source, hyps in zip(sources, beam_search(model, src, mask, beam_size, MAX_LEN, length_penalty=0.0)):
+    for source, hyps in zip(
+        sources, beam_search(model, src, mask, beam_size, MAX_LEN, length_penalty=0.0), strict=True
+    ):
         expected = reference_beam(model, source, beam_size, MAX_LEN)
         assert [h.tokens for h in hyps] == [tokens for tokens, _ in expected]
-        for hyp, (tokens, score) in zip(hyps, expected):
+        for hyp, (tokens, score) in zip(hyps, expected, strict=True):
             assert hyp.score == pytest.approx(score, abs=1e-4)
             logp, attention = teacher_forced(model, source, tokens)
             forced = logp[torch.arange(len(tokens)), tokens]
@@ -253,14 +255,14 @@ def test_output_caps() -> None:
     assert output_caps(mask, 5).tolist() == [5, 5, 5, 5]
 
 
-def test_hypothesis_words_and_normalized_score() -> None:
-    """words drops only a final </s>; normalized_score is the score per token (0 tokens count as 1)."""
+def test_hypothesis_word_ids_and_normalized_score() -> None:
+    """word_ids drops only a final </s>; normalized_score is the score per token (0 tokens count as 1)."""
     finished = Hypothesis([7, 8, EOS_ID], -3.0, [-1.0, -1.5, -0.5], None)
-    assert finished.words == [7, 8] and finished.normalized_score == pytest.approx(-1.0)
+    assert finished.word_ids == [7, 8] and finished.normalized_score == pytest.approx(-1.0)
     capped = Hypothesis([7, 8, 9, 10], -2.0, [-0.5] * 4, None)
-    assert capped.words == [7, 8, 9, 10] and capped.normalized_score == pytest.approx(-0.5)
+    assert capped.word_ids == [7, 8, 9, 10] and capped.normalized_score == pytest.approx(-0.5)
     assert Hypothesis([], 0.0, [], None).normalized_score == 0.0
-    assert Hypothesis([EOS_ID], -2.0, [-2.0], None).words == []
+    assert Hypothesis([EOS_ID], -2.0, [-2.0], None).word_ids == []
 
 
 def test_translate_ids_passes_beam_size_and_length_penalty_on(eos_biased_model: Callable[..., Seq2Seq]) -> None:
@@ -271,7 +273,7 @@ def test_translate_ids_passes_beam_size_and_length_penalty_on(eos_biased_model: 
     orders = set()
     for penalty in (0.0, 2.0):
         results = translate_ids(model, sources, beam_size=4, length_penalty=penalty)
-        for source, hyps in zip(sources, results):
+        for source, hyps in zip(sources, results, strict=True):
             src, mask = pad([source])
             (expected,) = beam_search(model, src, mask, beam_size=4, length_penalty=penalty)
             assert [h.tokens for h in hyps] == [h.tokens for h in expected]
@@ -292,11 +294,11 @@ def test_beam_search_is_batch_independent(eos_biased_model: Callable[..., Seq2Se
     sources = random_sources(SOURCE_LENGTHS, seed=2)
     src, mask = pad(sources)
     batched = beam_search(model, src, mask, beam_size=3, max_len=MAX_LEN)
-    for source, batch_hyps in zip(sources, batched):
+    for source, batch_hyps in zip(sources, batched, strict=True):
         alone_src, alone_mask = pad([source])
         (alone_hyps,) = beam_search(model, alone_src, alone_mask, beam_size=3, max_len=MAX_LEN)
         assert [h.tokens for h in batch_hyps] == [h.tokens for h in alone_hyps]
-        for b, a in zip(batch_hyps, alone_hyps):
+        for b, a in zip(batch_hyps, alone_hyps, strict=True):
             assert b.score == pytest.approx(a.score, abs=1e-4)
             if attention_type is not None:
                 torch.testing.assert_close(b.attention, a.attention, atol=1e-5, rtol=1e-4)
@@ -310,7 +312,7 @@ def test_translate_ids_keeps_input_order(eos_biased_model: Callable[..., Seq2Seq
     sources = random_sources([6, 2, 6, 9, 2, 9], seed=3)  # sorted: 2,2 | 6,6 | 9,9 with batch_size=2
     results = translate_ids(model, sources, beam_size=beam_size, batch_size=2)
     assert len(results) == len(sources)
-    for source, hyps in zip(sources, results):
+    for source, hyps in zip(sources, results, strict=True):
         src, mask = pad([source])
         if beam_size == 1:
             expected = greedy_search(model, src, mask)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from attention_demo.evaluation import (
@@ -72,7 +74,7 @@ def test_length_buckets_partition_the_sentences() -> None:
 def test_length_buckets_cover_all_lengths() -> None:
     """The buckets are contiguous from 1 word upwards, so every non-empty sentence lands in exactly one."""
     assert LENGTH_BUCKETS[0][1] == 1
-    for (_, _, high), (_, low, _) in zip(LENGTH_BUCKETS, LENGTH_BUCKETS[1:]):
+    for (_, _, high), (_, low, _) in itertools.pairwise(LENGTH_BUCKETS):
         assert low == high + 1
     long_sources = [" ".join(["w"] * n) for n in (1, 10, 11, 25, 26, 40)]
     rows = scores_by_length(long_sources, ["x"] * 6, ["x"] * 6)
@@ -132,7 +134,7 @@ def test_sentence_chrf_equals_sacrebleu() -> None:
     """Sentence chrF is sacreBLEU's sentence score against the one reference, rounded to 2 decimals."""
     from sacrebleu.metrics import CHRF
 
-    for hypothesis, reference in zip(HYPOTHESES, REFERENCES):
+    for hypothesis, reference in zip(HYPOTHESES, REFERENCES, strict=True):
         expected = round(CHRF().sentence_score(hypothesis, [reference]).score, 2)
         assert sentence_chrf(hypothesis, reference) == expected
         assert 0 < expected < 100

@@ -18,9 +18,10 @@ from conftest import ALL_ATTENTION_TYPES, random_sources, reference_greedy, teac
 
 from attention_demo import evidence
 from attention_demo.decoding import greedy_search
-from attention_demo.model import ModelConfig, Seq2Seq
-from attention_demo.model_repo import METRICS_FILE, read_json, save_model, tokenizer_filename, write_json_atomic
-from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, train_tokenizer
+from attention_demo.evidence import attribution_methods
+from attention_demo.model import Seq2Seq
+from attention_demo.model_repo import METRICS_FILE, read_json, write_json_atomic
+from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 KEY_TOKEN = 7  # the only source token with a non-zero embedding in one_position_model
 MODEL_TYPES = [*ALL_ATTENTION_TYPES, None]
@@ -130,7 +131,7 @@ def test_saliency_of_every_decoder_design_equals_gradient_times_input(tiny_model
     target = [9, 4, 17, 12, 6, EOS_ID]
     expected = saliency_by_hand(model, source, target)
     np.testing.assert_allclose(evidence.saliency(model, source, target, normalise=False), expected, rtol=1e-4)
-    monkeypatch.setattr(evidence, "PASS_BUDGET", 40)  # rows of 7 + 1 to 7 + 6 positions: two passes
+    monkeypatch.setattr(attribution_methods, "PASS_BUDGET", 40)  # rows of 7 + 1 to 7 + 6 positions: two passes
     np.testing.assert_allclose(evidence.saliency(model, source, target, normalise=False), expected, rtol=1e-4)
 
 
@@ -149,7 +150,7 @@ def integrated_gradients_by_hand(model: Seq2Seq, source: list[int], target: list
     rows = []
     for t in range(len(target)):
         total = torch.zeros_like(x)
-        for alpha, weight in zip(alphas, weights):
+        for alpha, weight in zip(alphas, weights, strict=True):
             point = (alpha * x).requires_grad_(True)
             handle = model.encoder.embedding.register_forward_hook(lambda module, inputs, output, p=point: p)
             try:
@@ -186,7 +187,9 @@ def test_integrated_gradients_are_complete(tiny_model, attention_type: str | Non
     here by two teacher-forced passes); the error stays under COMPLETENESS_TOLERANCE at IG_STEPS, and the reported
     gap and captum's convergence delta are exactly that difference and that error."""
     model = tiny_model(attention_type, seed=9)
-    for source, target in zip(random_sources([4, 11], seed=5), ([6, 19, EOS_ID], [8, 8, 13, 5, 22, 7, EOS_ID])):
+    for source, target in zip(
+        random_sources([4, 11], seed=5), ([6, 19, EOS_ID], [8, 8, 13, 5, 22, 7, EOS_ID]), strict=True
+    ):
         ig, check = evidence.integrated_gradients(model, source, target, return_completeness=True)
         gap = forced_logprobs(model, source, target) - forced_logprobs(model, [PAD_ID] * len(source), target)
         np.testing.assert_allclose(check.gap, gap, atol=1e-5)
@@ -228,7 +231,7 @@ def test_integrated_gradients_are_complete_on_a_bundled_model(name: str) -> None
     texts = sorted((e["source"] for e in read_test_examples(folder, "de", "en")), key=len)
     sources = [source_ids(tokenizer, texts[round(i * (len(texts) - 1) / 3)]) for i in range(4)]
     errors = []
-    for source, (hypothesis,) in zip(sources, translate_ids(model, sources)):
+    for source, (hypothesis,) in zip(sources, translate_ids(model, sources), strict=True):
         ig, check = evidence.integrated_gradients(model, source, hypothesis.tokens, return_completeness=True)
         gap = evidence.token_logprobs(model, source, hypothesis.tokens) - evidence.token_logprobs(
             model, [PAD_ID] * len(source), hypothesis.tokens)  # fmt: skip
@@ -287,13 +290,13 @@ def test_attributions_of_a_batch_equal_those_of_each_sentence(tiny_model, method
     model = tiny_model("additive", seed=2)
     sources = random_sources([3, 9, 5, 6], seed=4)
     targets = [[4, 9, EOS_ID], [7, 7, 12, 5, 8, 20, EOS_ID], [], [16, EOS_ID]]
-    alone = [evidence.attribution(model, s, t, method) for s, t in zip(sources, targets)]
-    monkeypatch.setattr(evidence, "PASS_BUDGET", 48)  # 12 rows of up to 16 positions: gradient x input in 5 passes,
-    # Integrated Gradients one row a pass
-    monkeypatch.setattr(evidence, "LOGIT_BUDGET", 20)  # occlusion: one or two sentences per pass
+    alone = [evidence.attribution(model, s, t, method) for s, t in zip(sources, targets, strict=True)]
+    # 12 rows of up to 16 positions: gradient x input in 5 passes, Integrated Gradients one row a pass
+    monkeypatch.setattr(attribution_methods, "PASS_BUDGET", 48)
+    monkeypatch.setattr(attribution_methods, "LOGIT_BUDGET", 20)  # occlusion: one or two sentences per pass
     together = evidence.attributions(model, sources, targets, method)
-    assert [m.shape for m in together] == [(len(t), len(s)) for s, t in zip(sources, targets)]
-    for one, many in zip(alone, together):
+    assert [m.shape for m in together] == [(len(t), len(s)) for s, t in zip(sources, targets, strict=True)]
+    for one, many in zip(alone, together, strict=True):
         np.testing.assert_allclose(many, one, rtol=1e-4, atol=1e-6)
 
 
@@ -303,11 +306,12 @@ def test_gradient_passes_hold_sources_of_one_length_and_every_pair_once() -> Non
     sources = random_sources([3, 9, 5, 3, 5, 9, 9], seed=1)
     targets = [list(range(4, 4 + n)) for n in (2, 7, 4, 1, 6, 3, 5)]
     seen = []
-    for rows in evidence._row_batches(sources, targets, evidence._all_pairs(targets), 40, torch.device("cpu")):
+    pairs = attribution_methods._all_pairs(targets)
+    for rows in attribution_methods._row_batches(sources, targets, pairs, 40, torch.device("cpu")):
         assert bool(rows.src_mask.all())
         assert len(rows.sentence) == 1 or len(rows.sentence) * (rows.src.size(1) + rows.tgt_in.size(1)) <= 40
-        seen += list(zip(rows.sentence, rows.position.tolist()))
-    assert sorted(seen) == sorted(evidence._all_pairs(targets))
+        seen += list(zip(rows.sentence, rows.position.tolist(), strict=True))
+    assert sorted(seen) == sorted(pairs)
 
 
 @pytest.mark.parametrize("attention_type", MODEL_TYPES)
@@ -708,7 +712,7 @@ def test_evaluate_model_aggregates_the_per_step_measures(tiny_model) -> None:
     steps = {f"{a}_vs_{b}": [] for a, b in compared}
     on_eos = {name: [] for name in names}
     chance, errors = [], []
-    for source, hyp in zip(sources, hypotheses):
+    for source, hyp in zip(sources, hypotheses, strict=True):
         ig, check = evidence.integrated_gradients(model, source, hyp.tokens, return_completeness=True)
         rows = {
             "attention": hyp.attention.numpy(),
@@ -724,7 +728,7 @@ def test_evaluate_model_aggregates_the_per_step_measures(tiny_model) -> None:
                 on_eos[name].append(float(np.argmax(rows[name][t]) == len(source) - 1))
             chance.append(1 / len(source))
     assert result["num_sentences"] == 2
-    assert list(result["agreement"]) == [f"{a}_vs_{b}" for a, b in evidence.AGREEMENT_PAIRS]
+    assert list(result["agreement"]) == [f"{a}_vs_{b}" for a, b in evidence.agreement_pairs()]
     assert set(result["agreement"]) == set(steps)
     for pair, rows in steps.items():
         summary = result["agreement"][pair]
@@ -746,11 +750,11 @@ def test_evaluate_model_aggregates_the_per_step_measures(tiny_model) -> None:
     assert completeness["share_below_tolerance"] == 1.0 and completeness["tolerance"] == 0.05
     distance = result["gradient_by_distance"]
     assert distance["distance"] == [0, 1, 2, 3]
-    sal_rows = [evidence.saliency(model, s, h.tokens) for s, h in zip(sources, hypotheses)]
+    sal_rows = [evidence.saliency(model, s, h.tokens) for s, h in zip(sources, hypotheses, strict=True)]
     means, counts = evidence.gradient_by_distance(sal_rows, 3)
     assert distance["mean_saliency"] == [None if np.isnan(m) else round(float(m), 5) for m in means]
     assert distance["pairs"] == counts.tolist()
-    raw = [evidence.saliency(model, s, h.tokens, normalise=False) for s, h in zip(sources, hypotheses)]
+    raw = [evidence.saliency(model, s, h.tokens, normalise=False) for s, h in zip(sources, hypotheses, strict=True)]
     np.testing.assert_allclose(distance["mean_grad_x_input"], evidence.gradient_by_distance(raw, 3)[0], rtol=1e-3)
 
 
@@ -790,30 +794,6 @@ def test_evaluate_model_of_the_baseline_compares_only_the_attributions(tiny_mode
     assert all(result["agreement"][pair]["num_steps"] == 2 for pair in pairs)
 
 
-@pytest.fixture
-def random_model_folder(tmp_path: Path, tiny_dataset: Path) -> Path:
-    """A model folder as train.py writes it (tokenizers, additive and baseline models), with untrained weights: the
-    corpus command needs the layout, not a trained model."""
-    from attention_demo.data import load_parallel_data
-
-    folder = tmp_path / "models"
-    corpus = load_parallel_data(str(tiny_dataset), "de", "en", ("train",))["train"]
-    sizes = {}
-    for lang, texts in (("de", corpus.source), ("en", corpus.target)):
-        tokenizer = train_tokenizer(texts, vocab_size=120)
-        folder.mkdir(parents=True, exist_ok=True)
-        tokenizer.save(str(folder / tokenizer_filename(lang)))
-        sizes[lang] = tokenizer.get_vocab_size()
-    for name, attention_type in (("additive", "additive"), ("baseline", None)):
-        torch.manual_seed(0)
-        config = ModelConfig(
-            src_vocab_size=sizes["de"], tgt_vocab_size=sizes["en"], attention_type=attention_type, embedding_size=8,
-            encoder_hidden_size=4, decoder_hidden_size=8, attention_size=4,
-        )  # fmt: skip
-        save_model(Seq2Seq(config), folder / name)
-    return folder
-
-
 def test_corpus_command_writes_evidence_into_metrics(
     random_model_folder: Path, tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -838,7 +818,7 @@ def test_corpus_command_writes_evidence_into_metrics(
     assert set(found["models"]) == {"additive", "baseline"}
     additive = found["models"]["additive"]
     assert additive["num_sentences"] == 3
-    assert list(additive["agreement"]) == [f"{a}_vs_{b}" for a, b in evidence.AGREEMENT_PAIRS]
+    assert list(additive["agreement"]) == [f"{a}_vs_{b}" for a, b in evidence.agreement_pairs()]
     tau = additive["agreement"]["attention_vs_integrated_gradients"]["kendall_tau"]
     assert len(tau["counts"]) == len(tau["bins"]) - 1 and sum(tau["counts"]) == tau["count"] > 0
     assert not any(pair.startswith("attention") for pair in found["models"]["baseline"]["agreement"])

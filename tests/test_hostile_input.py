@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -24,7 +25,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_app import APP_ENV, free_port, tiny_app_models
+from test_app import APP_ENV, free_port
 
 from attention_demo import hub
 from attention_demo.translate import Translator
@@ -69,13 +70,13 @@ def hostile_text(surrogates: bool = True) -> st.SearchStrategy[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttentionDemo]:
+def demo(tiny_model_folder: Path) -> Iterator[AttentionDemo]:
     """The app's models and views on the tiny models (the Hub switched off)."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in APP_ENV.items():
             patch.setenv(name, value)
         hub.hub_reachable.cache_clear()
-        yield AttentionDemo(Translator(tiny_app_models(tmp_path_factory)), "Models: tiny test folder.")
+        yield AttentionDemo(Translator(tiny_model_folder), "Models: tiny test folder.")
     hub.hub_reachable.cache_clear()
 
 
@@ -178,6 +179,9 @@ def test_components_that_receive_user_text_render_text_only(app: tuple[gr.Blocks
     written = {id(block): block for fn in blocks.fns.values() for block in fn.outputs}.values()
     allowed = (
         gr.Textbox, gr.HighlightedText, gr.Dropdown, gr.Plot, gr.State, gr.Dataframe, gr.Radio, gr.Markdown, gr.HTML,
+        gr.LinePlot,  # the live training's curves: numbers and the two fixed model names
+        gr.Tabs,  # which tab a link opens (one of links.TABS)
+        gr.Slider,  # the beam size a link asks for (a checked number)
     )  # fmt: skip
     assert all(isinstance(block, allowed) for block in written), {type(b).__name__ for b in written}
     for table in (block for block in written if isinstance(block, gr.Dataframe)):
@@ -250,3 +254,30 @@ def test_surrogates_sent_as_json_escapes_are_replaced(client: Any) -> None:
                 break
         else:
             pytest.fail("no result")
+
+
+# --- the live training and links ---------------------------------------------------------------------------------
+
+
+@given(task=st.one_of(st.none(), hostile_text()), length=st.one_of(st.none(), hostile_text(), st.floats()))
+@settings(max_examples=40, deadline=None)
+def test_hostile_live_settings_get_a_sentence_and_train_nothing(task: Any, length: Any) -> None:
+    """Whatever an API call sends as the live tab's settings: one status sentence, no run, no exception."""
+    from attention_demo.ui.tabs import live as live_tab
+
+    tab = live_tab.LiveTab(*(object() for _ in range(10)))  # stand-ins: only the keys of the values are looked at
+    values = list(live_tab.run(tab, task, length, "dot"))
+    assert values == [{tab.status: values[0][tab.status]}] and values[0][tab.status].startswith("Pick")
+
+
+@given(params=st.dictionaries(st.sampled_from(list("smbhwte") + ["x"]), hostile_text(), max_size=8))
+@settings(max_examples=80, deadline=None)
+def test_hostile_links_give_a_valid_view(params: dict[str, str]) -> None:
+    """Any query parameters: a view made of valid values only, and the names of what was left out."""
+    from attention_demo.ui import links
+
+    state, rejected = links.parse(params, ["additive", "dot"], ["occlusion"], views.MAX_BEAM)
+    assert state.model in (None, "additive", "dot") and state.method in (None, "occlusion")
+    assert state.tab in links.TABS and (state.beam is None or 1 <= state.beam <= views.MAX_BEAM)
+    assert state.sentence is None or 0 < len(state.sentence) <= links.MAX_SENTENCE_CHARS
+    assert set(rejected) <= set(links.KEYS)

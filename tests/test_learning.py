@@ -85,7 +85,7 @@ class Results:
 
 def _exact_match(hyps: list[Hypothesis], pairs: list[Pair], lengths: range | None = None) -> float:
     """Fraction of sentences (optionally only those with a source length in ``lengths``) translated exactly."""
-    selected = [(h, t) for h, (s, t) in zip(hyps, pairs) if lengths is None or len(s) - 1 in lengths]
+    selected = [(h, t) for h, (s, t) in zip(hyps, pairs, strict=True) if lengths is None or len(s) - 1 in lengths]
     assert selected, "no test sentence in the requested length range"
     return sum(h.tokens == t for h, t in selected) / len(selected)
 
@@ -114,7 +114,7 @@ def test_attention_looks_at_the_mirrored_source_position(results: Results) -> No
     """At output step t of a length-L source, the attention peak is on source position L-1-t (the word being
     copied) for at least 90% of steps: the model reads individual encoder states, not a blur of the sentence."""
     hits = total = 0
-    for hyp, (src, _) in zip(results.attention, results.test):
+    for hyp, (src, _) in zip(results.attention, results.test, strict=True):
         length = len(src) - 1  # words, without </s>
         assert hyp.attention.shape == (len(hyp.tokens), len(src))
         for step, row in enumerate(hyp.attention[: min(length, len(hyp.tokens))]):  # word rows only, not </s>

@@ -27,7 +27,6 @@ from conftest import REPO_ROOT
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-from test_app import tiny_app_models
 
 from benchmarks.app_server import free_port, stop, translate_request, wait_for_first_answer
 
@@ -64,8 +63,8 @@ def wait_until_gone(marker: str, timeout: float = 30.0) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_app_models(tmp_path_factory)
+def app_folder(tiny_model_folder: Path) -> Path:
+    return tiny_model_folder
 
 
 @pytest.fixture

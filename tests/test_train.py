@@ -17,10 +17,13 @@ from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.utils import filter_repo_objects
 from safetensors import safe_open
 
-from attention_demo import hub
+from attention_demo import hub, training
+from attention_demo.evaluation import corpus_scores
 from attention_demo.model import BASELINE, MODEL_NAMES
 from attention_demo.model_repo import load_model, model_names, read_json
 from attention_demo.tokenizer import load_tokenizer
+from attention_demo.training import TrainingArguments
+from attention_demo.translate import Translator
 
 HISTORY_FIELDS = {"epoch", "train_loss", "val_loss", "val_perplexity", "val_bleu", "tokens_per_second"}
 TIMING_FIELDS = {"train_seconds", "tokens_per_second", "epoch_seconds"}  # differ between runs by nature
@@ -98,7 +101,7 @@ def test_train_py_writes_history_and_attention_evolution(tiny_model_folder: Path
             assert row["val_perplexity"] == pytest.approx(math.exp(row["val_loss"]), rel=1e-3)
             assert row["tokens_per_second"] > 0
     evolution = read_json(tiny_model_folder / "attention_evolution.json")
-    assert set(evolution["models"]) == {"additive", "dot"}
+    assert set(evolution["models"]) == {name for name in TINY_MODELS if name != BASELINE}
     assert evolution["sentences"] and all(8 <= len(s.split()) <= 16 for s in evolution["sentences"])
     for name, snapshots in evolution["models"].items():
         assert [s["epoch"] for s in snapshots] == [1, 2], name
@@ -125,6 +128,63 @@ def test_train_py_writes_model_card_with_eval_results(tiny_model_folder: Path) -
     assert reported == expected
     assert {result.dataset_split for result in data.eval_results} == {"test"}
     assert "model-index" in card.content
+
+
+def test_metrics_test_scores_are_a_fresh_evaluation_of_the_saved_models(
+    tiny_model_folder: Path, tiny_dataset: Path
+) -> None:
+    """Translating the test split again with the saved models (the Translator, beam size as recorded) and scoring
+    with sacreBLEU gives exactly metrics.json's BLEU, lowercased BLEU and chrF: the scores are those of the weights
+    in the folder."""
+    metrics = read_json(tiny_model_folder / "metrics.json")
+    rows = [json.loads(line) for line in (tiny_dataset / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    sources, references = [row["de"] for row in rows], [row["en"] for row in rows]
+    translator = Translator(tiny_model_folder)
+    for name in TINY_MODELS:
+        hypotheses = [t.text for t in translator.translate(sources, name, beam_size=metrics["beam_size"])]
+        fresh = corpus_scores(hypotheses, references)
+        recorded = metrics["models"][name]
+        assert (recorded["bleu"], recorded["bleu_lc"], recorded["chrf"]) == (
+            fresh["bleu"], fresh["bleu_lc"], fresh["chrf"]
+        ), name  # fmt: skip
+
+
+def test_learning_rate_follows_the_schedule(tiny_model_folder: Path) -> None:
+    """200 pairs in batches of 16 are 13 steps an epoch, 26 in all; a warm-up of 3% rounds to one step. After epoch
+    1 (13 steps) the rate is 2e-3 * (0.1 + 0.45 * (1 + cos(pi * 12 / 25))), after the last step it is 10% of the
+    peak: the schedule by hand, as history.json records it."""
+    peak = TrainingArguments().learning_rate
+    expected = [peak * (0.1 + 0.45 * (1 + math.cos(math.pi * 12 / 25))), peak * 0.1]
+    for name, rows in read_json(tiny_model_folder / "history.json").items():
+        assert [row["learning_rate"] for row in rows] == pytest.approx(expected, rel=1e-9), name
+
+
+def test_the_saved_weights_are_those_of_the_best_validation_epoch(
+    tmp_path: Path, run_tiny_training: Callable[..., dict | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation BLEU 5, 9, 9 (fed in place of the real validation): the folder holds epoch 2's weights (the first
+    best; a tie does not replace it), not epoch 1's or 3's, and metrics.json and history.json say so."""
+    bleus = iter([5.0, 9.0, 9.0])
+    seen = []  # the weights of every epoch, as validation got them
+
+    def validate(model: torch.nn.Module, *args: object) -> tuple[float, float]:
+        seen.append({key: value.detach().clone() for key, value in model.state_dict().items()})
+        return 1.0, next(bleus)
+
+    monkeypatch.setattr(training, "validate", validate)
+    output = tmp_path / "out"
+    metrics = run_tiny_training(output, "--attention", "additive", "--num_train_epochs", "3")
+
+    def as_saved(weights: dict) -> dict:
+        return {key: value.half().float() for key, value in weights.items()}  # the folder keeps fp16 weights
+
+    saved = load_model(output, "additive").state_dict()
+    assert len(seen) == 3 and saved.keys() == seen[1].keys()
+    assert all(torch.equal(saved[key], value) for key, value in as_saved(seen[1]).items())
+    for other in (seen[0], seen[2]):
+        assert not all(torch.equal(saved[key], value) for key, value in as_saved(other).items())
+    assert (metrics["models"]["additive"]["best_epoch"], metrics["models"]["additive"]["best_val_bleu"]) == (2, 9.0)
+    assert [row["val_bleu"] for row in read_json(output / "history.json")["additive"]] == [5.0, 9.0, 9.0]
 
 
 # --- exact resumption (in-process) -------------------------------------------------------------------------------

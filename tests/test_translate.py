@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_subprocess
+import torch
+from conftest import TINY_MODELS, run_subprocess
 
 from attention_demo import translate
 from attention_demo.data import MAX_SOURCE_TOKENS
-from attention_demo.tokenizer import EOS, encode
+from attention_demo.decoding import beam_search
+from attention_demo.model import MODEL_NAMES
+from attention_demo.tokenizer import EOS, EOS_ID, PAD_ID, decode, encode, pieces
 from attention_demo.translate import Translator
 
 
@@ -69,7 +72,8 @@ def test_cli_unknown_model_name_exits_nonzero_listing_models(
     captured = capsys.readouterr()
     assert code == 1 and captured.out == ""
     assert captured.err.startswith("error:")
-    assert "'nosuch'" in captured.err and "available models: additive, dot, baseline" in captured.err
+    available = ", ".join(name for name in MODEL_NAMES if name in TINY_MODELS)  # display order
+    assert "'nosuch'" in captured.err and f"available models: {available}." in captured.err
 
 
 def test_cli_source_language_mismatch_exits_nonzero(
@@ -132,3 +136,40 @@ def test_translator_handles_blank_and_unknown_characters(translator: Translator)
     assert emoji.source_pieces[-1] == EOS and "<unk>" in emoji.source_pieces
     assert len(emoji.candidates) == 2  # beam_size candidates, best first
     assert emoji.candidates[0].hypothesis.normalized_score >= emoji.candidates[1].hypothesis.normalized_score
+
+
+@pytest.mark.parametrize("name", ["additive", "baseline"])
+def test_translate_equals_beam_search_on_each_sentence_alone_and_decode(translator: Translator, name: str) -> None:
+    """A batch of blank and non-blank lines: each blank line gives an empty result (no pieces, no candidates, empty
+    text); each other line gives what beam search on that sentence alone gives (the same hypotheses, best first),
+    its candidates' text being the target tokens without the final </s>, decoded."""
+    sentences = [
+        "Die katze sieht die hund im park .",
+        "",
+        "Die kleine mädchen hört die vogel .",
+        " \t ",
+        "Die frau mag die pferd .",
+        "Die junge sucht die alte ball am strand und im garten .",
+    ]
+    src_tok, tgt_tok = translator.src_tokenizer, translator.tgt_tokenizer
+    results = translator.translate(sentences, name, beam_size=3)
+    assert [r.source for r in results] == sentences
+    for sentence, result in zip(sentences, results, strict=True):
+        if not sentence.strip():
+            assert (result.source_pieces, result.candidates, result.text, result.truncated) == ([], [], "", False)
+            continue
+        ids = [*encode(src_tok, sentence), EOS_ID]
+        src = torch.tensor([ids])
+        alone = beam_search(translator.models[name], src, src != PAD_ID, beam_size=3)[0]
+        assert result.source_pieces == pieces(src_tok, ids) and not result.truncated
+        assert [c.hypothesis.tokens for c in result.candidates] == [h.tokens for h in alone], sentence
+        for candidate, hyp in zip(result.candidates, alone, strict=True):
+            words = hyp.tokens[:-1] if hyp.tokens[-1:] == [EOS_ID] else hyp.tokens
+            assert candidate.text == decode(tgt_tok, words)
+            assert candidate.pieces == pieces(tgt_tok, hyp.tokens)
+            assert candidate.hypothesis.score == pytest.approx(hyp.score, abs=1e-5)
+            if hyp.attention is None:
+                assert candidate.hypothesis.attention is None
+            else:
+                torch.testing.assert_close(candidate.hypothesis.attention, hyp.attention, atol=1e-6, rtol=0)
+        assert result.text == result.candidates[0].text

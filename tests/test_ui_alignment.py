@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app import tiny_app_models
 
 from attention_demo.alignment import alignment_scores, attention_links, words
 from attention_demo.data import decoder_input, pad
@@ -20,10 +19,11 @@ from attention_demo.ui.views import AttentionDemo
 
 
 @pytest.fixture(scope="module")
-def aligned_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny app models plus hand-made aligner links for their first two test examples and alignment metrics."""
+def aligned_folder(tmp_path_factory: pytest.TempPathFactory, tiny_model_folder: Path) -> Path:
+    """The session's tiny models plus hand-made aligner links for their first two test examples and alignment
+    metrics."""
     folder = tmp_path_factory.mktemp("aligned") / "models"
-    shutil.copytree(tiny_app_models(tmp_path_factory), folder)
+    shutil.copytree(tiny_model_folder, folder)
     translator = Translator(folder)
     demo = AttentionDemo(translator)
     rows = []
@@ -111,8 +111,8 @@ def test_alignment_and_ablation_tables_come_from_metrics(aligned_folder: Path) -
     assert demo.ablation_table().iloc[0].tolist() == ["today", 0.39, 0.0, 0.06, 0.4, 0.59, 28.55]
 
 
-def test_without_links_the_view_says_so(tmp_path_factory: pytest.TempPathFactory) -> None:
-    demo = AttentionDemo(Translator(tiny_app_models(tmp_path_factory)))
+def test_without_links_the_view_says_so(tiny_model_folder: Path) -> None:
+    demo = AttentionDemo(Translator(tiny_model_folder))
     assert demo.aligner_choices() == []
     assert demo.aligner_view("additive", 0).heatmap.message == text.NO_ALIGNER_LINKS
     assert demo.alignment_table().empty and demo.ablation_table().empty

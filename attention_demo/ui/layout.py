@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from attention_demo.evidence import method_choices
 from attention_demo.ui import text
 from attention_demo.ui.heatmap import attention_heatmap
+from attention_demo.ui.tabs import live as live_tab
 from attention_demo.ui.views import (
     DEFAULT_BEAM,
     DEFAULT_METHOD,
@@ -134,7 +136,7 @@ class EvidenceTab:
 
 
 def build_evidence_tab() -> EvidenceTab:
-    with gr.Tab(text.TAB_EVIDENCE, elem_id="tab-evidence") as tab:
+    with gr.Tab(text.TAB_EVIDENCE, id="evidence", elem_id="tab-evidence") as tab:
         gr.Markdown(text.EVIDENCE_TAB_INTRO)
         status = gr.Textbox(label=text.EVIDENCE_STATUS_LABEL, interactive=False, lines=2, elem_id="evidence-status")
         with gr.Row():
@@ -143,7 +145,7 @@ def build_evidence_tab() -> EvidenceTab:
         with gr.Accordion(text.SALIENCY_ACCORDION, open=True):
             gr.Markdown(text.EVIDENCE_NOTE)
             method = gr.Radio(
-                text.METHOD_CHOICES, value=DEFAULT_METHOD, label=text.METHOD_LABEL, elem_id="evidence-method"
+                method_choices(), value=DEFAULT_METHOD, label=text.METHOD_LABEL, elem_id="evidence-method"
             )
             with gr.Row():
                 with gr.Column(min_width=300):
@@ -179,7 +181,7 @@ class StepTab:
 
 
 def build_step_tab(demo: AttentionDemo) -> StepTab:
-    with gr.Tab(text.TAB_STEP, elem_id="tab-step") as tab:
+    with gr.Tab(text.TAB_STEP, id="step", elem_id="tab-step") as tab:
         gr.Markdown(text.STEP_INTRO)
         position = gr.Dropdown([], label=text.POSITION_LABEL, interactive=True)
         formula = gr.Markdown(text.formula_markdown(demo.default_type) if demo.default_type else "")
@@ -201,7 +203,7 @@ class CompareTab:
 
 
 def build_compare_tab(demo: AttentionDemo) -> CompareTab:
-    with gr.Tab(text.TAB_COMPARE, elem_id="tab-compare") as tab:
+    with gr.Tab(text.TAB_COMPARE, id="compare", elem_id="tab-compare") as tab:
         gr.Markdown(text.COMPARE_INTRO)
         button = gr.Button(text.COMPARE_BUTTON, variant="primary")
         status = gr.Textbox(label=text.NOTES_LABEL, interactive=False)
@@ -239,7 +241,7 @@ class WhyTab:
 
 def build_why_tab(demo: AttentionDemo) -> WhyTab:
     """Everything here is read from the model folder's JSON files once."""
-    with gr.Tab(text.TAB_WHY, elem_id="tab-why") as tab:
+    with gr.Tab(text.TAB_WHY, id="why", elem_id="tab-why") as tab:
         gr.Markdown(text.WHY_INTRO)
         gr.Dataframe(value=demo.results_table(), label=text.RESULTS_TABLE_LABEL, interactive=False)
         bleu_by_length = gr.Plot(label=text.BLEU_BY_LENGTH_LABEL, show_label=False, elem_id="bleu-by-length")
@@ -296,17 +298,36 @@ class Layout:
     evidence_key: gr.State  # what the evidence tab shows (recomputed only when that changes)
     step_key: gr.State  # what the step tab shows
     why_shown: gr.State  # whether this page already has the training plots
+    live: live_tab.LiveTab
+    tabs: gr.Tabs  # its tabs have the ids of links.TABS
+    link_button: gr.Button
+    link: gr.Textbox  # a link that reopens this view (links.py)
+    word: gr.State  # the inspected output word (for the link)
+    current_tab: gr.State  # the id of the tab on screen (for the link)
+    pending_link: gr.State  # links.LinkState of the link the page was opened with, until it is applied
 
 
 def build_layout(demo: AttentionDemo) -> Layout:
-    """The header and the five tabs; call inside ``gr.Blocks``."""
+    """The header and the six tabs; call inside ``gr.Blocks``."""
     gr.Markdown(text.INTRO)
     gr.Markdown(f"*{demo.notice}*" if demo.notice else "")  # written by us from the --model argument
+    with gr.Row(equal_height=True):
+        link_button = gr.Button(text.LINK_BUTTON, size="sm", scale=0, min_width=160, elem_id="link-button")
+        link = gr.Textbox(
+            show_label=False, placeholder=text.LINK_PLACEHOLDER, interactive=False, buttons=["copy"], scale=4,
+            elem_id="link",
+        )  # fmt: skip
     shown, evidence_key, step_key, why_shown = gr.State(None), gr.State(None), gr.State(None), gr.State(False)
-    with gr.Tab(text.TAB_TRANSLATE, elem_id="tab-translate"):
-        translate = build_translate_tab(demo)
-    evidence = build_evidence_tab()
-    step = build_step_tab(demo)
-    compare = build_compare_tab(demo)
-    why = build_why_tab(demo)
-    return Layout(translate, evidence, step, compare, why, shown, evidence_key, step_key, why_shown)
+    word, current_tab, pending_link = gr.State(0), gr.State("translate"), gr.State(None)
+    with gr.Tabs(elem_id="tabs") as tabs:
+        with gr.Tab(text.TAB_TRANSLATE, id="translate", elem_id="tab-translate"):
+            translate = build_translate_tab(demo)
+        evidence = build_evidence_tab()
+        step = build_step_tab(demo)
+        compare = build_compare_tab(demo)
+        why = build_why_tab(demo)
+        live = live_tab.build()
+    return Layout(
+        translate, evidence, step, compare, why, shown, evidence_key, step_key, why_shown, live, tabs, link_button,
+        link, word, current_tab, pending_link,
+    )  # fmt: skip

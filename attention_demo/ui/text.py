@@ -7,8 +7,9 @@ Kept in one place so that the wording can be read, checked and changed without r
 
 from __future__ import annotations
 
-from attention_demo.evidence import DROPPED_BELOW, METHOD_MEASURES, REPEATED_ABOVE
+from attention_demo.evidence import DROPPED_BELOW, REPEATED_ABOVE
 from attention_demo.inspection import SCORE_EXPLANATIONS, SCORE_FORMULAS, SCORE_FORMULAS_PLAIN
+from attention_demo.live import BUDGET_S as LIVE_BUDGET_S
 
 TITLE = "attention-demo: attention in neural machine translation"
 
@@ -55,6 +56,7 @@ SOURCE_AXIS = "source (German)"
 ATTENTION_WEIGHT = "attention weight α"
 SALIENCY_SHARE = "share of ‖grad × input‖"
 POSITIVE_SHARE = "share of the positive {method}"  # signed attributions, drawn as the shares of their positive part
+SHARE = "share of {method}"  # an unsigned attribution other than gradient x input (SALIENCY_SHARE)
 HEATMAP_TITLE = "{name} attention, hypothesis #{rank} ({unit})"
 SUBWORDS = "subwords"
 WORDS = "words"
@@ -75,7 +77,7 @@ INSPECT_HINT = (
 )
 
 # -- labels of the first tab ------------------------------------------------------------------------------------------
-TAB_TRANSLATE = "Translate & compare"
+TAB_TRANSLATE = "Translate"
 SOURCE_LABEL = "German sentence"
 SOURCE_PLACEHOLDER = "Ein Hund rennt über die Wiese."
 TRANSLATE_BUTTON = "Translate"
@@ -100,7 +102,7 @@ BEAMS_LABEL = "Beam alternatives of the attention model, best first (scores are 
 INSPECTED = "inspected"  # the category of the chosen output word in the clickable output
 
 # -- the evidence tab -------------------------------------------------------------------------------------------------
-TAB_EVIDENCE = "Evidence beyond the heatmap"
+TAB_EVIDENCE = "Evidence"
 EVIDENCE_TAB_INTRO = """The translation and hypothesis of the first tab, tested three ways: does the heatmap show
 what the prediction depended on? Computed when you open this tab (a few teacher-forced passes over the sentence)."""
 EVIDENCE_STATUS_LABEL = "Evidence beyond the heatmap"
@@ -111,21 +113,10 @@ COVERAGE_TABLE_LABEL = (
 )
 SALIENCY_ACCORDION = "Attribution and agreement (is attention an explanation?)"
 METHOD_LABEL = "Attribution method"
-# What the compared rows are called (attention_demo.evidence.MEASURES), and so the attribution methods
-# (evidence.ATTRIBUTION_METHODS) in titles and notices; the method picker's labels.
-MEASURE_NAMES = {
-    "attention": "attention",
-    "saliency": "gradient × input",
-    "integrated_gradients": "Integrated Gradients",
-    "occlusion": "occlusion",
-}
-METHOD_NAMES = {method: MEASURE_NAMES[measure] for method, measure in METHOD_MEASURES.items()}
+# What each attribution method is called (in titles, notices, tables and the method picker) is part of its entry in
+# the registry, attention_demo.evidence.ATTRIBUTION_METHODS (label, note), so that a method is added in one place;
+# evidence.measure_labels() names every compared row, evidence.method_choices() lists the picker's choices.
 PAIR_LABEL = "{first} vs {second}"
-METHOD_CHOICES = [
-    ("gradient × input (fast)", "gradient_x_input"),
-    ("Integrated Gradients (slow: computed when picked)", "integrated_gradients"),
-    ("occlusion", "occlusion"),
-]
 AGREEMENT_TABLE_LABEL = "Agreement of each attention row with the chosen attribution (subwords)"
 EVIDENCE_NOTE = """**Attribution** (left: the attention model, right: the baseline, each on its own best
 translation): how much each output word's log-probability owes to each source piece, by the method you pick, each
@@ -182,7 +173,7 @@ SURGERY_SUMMARY = (
 )
 
 # -- inside one step ------------------------------------------------------------------------------------------------
-TAB_STEP = "Inside one step: Align → Weight → Combine"
+TAB_STEP = "Align → Weight → Combine"
 STEP_INTRO = (
     "Pick an output position of the translation on the first tab (the hypothesis chosen there). The decoder is re-run "
     "over that hypothesis (teacher forcing) and the attention of that one step is taken apart. The step works on "
@@ -199,7 +190,7 @@ STEP_SUMMARY = (
 )
 
 # -- compare attention types ----------------------------------------------------------------------------------------
-TAB_COMPARE = "Compare attention types"
+TAB_COMPARE = "Attention types"
 COMPARE_INTRO = (
     "The German sentence of the first tab through every attention model, with the beam size and the word merging "
     "chosen there. Only the **Align** step (the score function) differs between them."
@@ -337,3 +328,54 @@ def formula_markdown(attention_type: str) -> str:
 def compare_label(name: str) -> str:
     """The label of one model's translation on the compare tab: its name and score function."""
     return COMPARE_TEXT_LABEL.format(name=name, formula=SCORE_FORMULAS_PLAIN.get(name, ""))
+
+
+# -- Watch attention learn --------------------------------------------------------------------------------------------
+
+TAB_LIVE = "Watch attention learn"
+LIVE_INTRO = (
+    "Train a small attention model and the same model **without attention** from scratch, here and now, on a task "
+    "whose true alignment is known. Watch the attention map of one probe sequence go from uniform to the true "
+    "alignment (the rings), and watch the model without attention fall behind as the sequences get longer: it has "
+    "to squeeze the whole sequence into one vector. Both models are the app's own encoder-decoder (the same "
+    "attention code as the translation models), trained on one CPU core for at most "
+    f"{LIVE_BUDGET_S:.0f} seconds. One run trains at a time; if someone else's run is training, you wait in the queue."
+)
+LIVE_TASKS = {"copy": "copy (the diagonal)", "reverse": "reverse (the anti-diagonal)", "sort": "sort (a permutation)"}
+LIVE_TASK_LABEL = "Task"
+LIVE_LENGTH_LABEL = "Sequence length (symbols)"
+LIVE_ATTENTION_LABEL = "Attention type (score function)"
+LIVE_TRAIN = "Train"
+LIVE_STOP = "Stop"
+LIVE_STATUS_LABEL = "Training"
+LIVE_READY = "Pick a task, a length and an attention type, then press Train."
+LIVE_HEATMAP_TITLE = "Attention of the {attention} model on a probe sequence ({task}), after {step} training steps"
+LIVE_MARKER_LABEL = "the true alignment"
+LIVE_OUTPUT_AXIS = "output symbol"
+LIVE_SOURCE_AXIS = "input symbol"
+LIVE_ACCURACY_TITLE = "Sequences exactly right (held-out)"
+LIVE_LOSS_TITLE = "Training loss per symbol"
+LIVE_ALIGNMENT_TITLE = "Alignment error of the attention model"
+LIVE_PROGRESS = (
+    "{seconds:.0f} s, {step} steps: sequences right {attention:.0%} with attention, {baseline:.0%} without; "
+    "alignment error {error:.0%}."
+)
+LIVE_FINISHED = {
+    "budget": "Finished: the time budget is used up.",
+    "solved": "Finished: both models get every held-out sequence right.",
+    "stopped": "Stopped.",
+    "steps": "Finished: the step budget is used up.",
+}
+DOING_LIVE = "training"
+
+
+# -- Links ------------------------------------------------------------------------------------------------------------
+
+LINK_BUTTON = "Link to this view"
+LINK_PLACEHOLDER = "A link that reopens this page as you see it: sentence, model, beam, hypothesis, word, tab, method"
+LINK_LEFT_OUT = "The link's {names} could not be used, so the page's default is shown for {them}."
+LINK_NAMES = {
+    "sentence": "sentence", "model": "model", "beam": "beam size", "hypothesis": "hypothesis", "word": "output word",
+    "tab": "tab", "method": "evidence method",
+}  # fmt: skip
+DOING_LINK = "opening the link"

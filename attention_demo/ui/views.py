@@ -16,7 +16,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,7 +29,6 @@ from matplotlib.figure import Figure
 
 from attention_demo import evidence, plots
 from attention_demo.alignment import (
-    ALIGNMENT_KEY,
     alignment_scores,
     attention_links,
     parse_pharaoh,
@@ -38,13 +37,13 @@ from attention_demo.alignment import (
 )
 from attention_demo.evaluation import sentence_chrf
 from attention_demo.inspection import inspect_steps, merge_attention, source_highlight, word_spans
-from attention_demo.model import BASELINE, Seq2Seq
+from attention_demo.model import BASELINE
 from attention_demo.model_repo import (
-    ALIGNMENT_LINKS_FILE,
-    ATTENTION_EVOLUTION_FILE,
-    HISTORY_FILE,
-    METRICS_FILE,
-    read_optional_json,
+    get_dict,
+    read_alignment_links,
+    read_attention_evolution,
+    read_history,
+    read_metrics,
     read_test_examples,
 )
 from attention_demo.text import clean_text
@@ -67,11 +66,8 @@ LABEL_CHARS = 24  # heatmap labels longer than this end with "…" (the tooltip 
 logger = logging.getLogger(__name__)
 _SERIALS = itertools.count()
 
-# Attribution methods of the evidence view (those of attention_demo.evidence): name -> (words for titles and notices,
-# (model, source ids, output ids) -> (T, S) attribution). The default is the cheapest; the others run when picked.
-ATTRIBUTION_METHODS: dict[str, tuple[str, Callable[[Seq2Seq, Sequence[int], Sequence[int]], np.ndarray]]] = {
-    name: (text.METHOD_NAMES[name], partial(evidence.attribution, method=name)) for name in evidence.ATTRIBUTION_METHODS
-}
+# The evidence view's attribution methods are those of attention_demo.evidence.ATTRIBUTION_METHODS (one registry: the
+# function, the label, whether it is signed). The default is the cheapest; the others run when picked.
 DEFAULT_METHOD = "gradient_x_input"
 
 
@@ -182,6 +178,8 @@ class HeatmapData:
     value_label: str = text.ATTENTION_WEIGHT
     vmax: float = 1.0
     message: str = ""
+    row_axis: str = text.OUTPUT_AXIS  # what the rows and the columns are, for the hover text
+    column_axis: str = text.SOURCE_AXIS
 
     @classmethod
     def message_only(cls, message: str, title: str = "") -> HeatmapData:
@@ -200,8 +198,8 @@ class HeatmapData:
             "markers": [[int(t), int(j)] for t, j in self.markers],
             "marker_label": self.marker_label,
             "value_label": self.value_label,
-            "row_axis": text.OUTPUT_AXIS,
-            "column_axis": text.SOURCE_AXIS,
+            "row_axis": self.row_axis,
+            "column_axis": self.column_axis,
             "vmax": self.vmax,
         }
 
@@ -351,7 +349,7 @@ def agreement_table(
     steps = evidence.per_step_agreement(attention, attribution)
     numbers = np.array([[step[k] for k in keys] for step in steps], dtype=float).reshape(-1, 3)
     means = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in numbers.T])
-    rows = [[text.MEAN_ROW, *means]] + [[label, *values] for label, values in zip(labels, numbers)]
+    rows = [[text.MEAN_ROW, *means]] + [[label, *values] for label, values in zip(labels, numbers, strict=True)]
     cells = [[r[0], *[f"{v:.3f}" if np.isfinite(v) else text.NOT_AVAILABLE for v in r[1:]]] for r in rows]
     return pd.DataFrame(cells, columns=text.AGREEMENT_COLUMNS), means
 
@@ -371,14 +369,16 @@ class AttentionDemo:
         self.has_baseline = BASELINE in translator.models
         self.examples = load_examples(translator.folder, translator.source_lang, translator.target_lang)
         self.references = {normalise(str(e["source"])): e["reference"] for e in self.examples if e["reference"]}
-        # The evidence files are read once, here; nothing is recomputed from the dataset.
-        self.metrics = read_optional_json(translator.folder / METRICS_FILE)
+        # The evidence files are read once, here (through model_repo's schema: a missing or damaged file reads as
+        # empty); nothing is recomputed from the dataset.
+        self.metrics = read_metrics(translator.folder)
         self.default_type = self._default_type()
-        self.history = read_optional_json(translator.folder / HISTORY_FILE)
-        self.evolution = read_optional_json(translator.folder / ATTENTION_EVOLUTION_FILE)
-        links = (read_optional_json(translator.folder / ALIGNMENT_LINKS_FILE) or {}).get("sentences") or []
+        self.history = read_history(translator.folder)
+        self.evolution = read_attention_evolution(translator.folder)
         self.aligned = [
-            row for row in links if isinstance(row, dict) and normalise(str(row.get("source"))) in self.references
+            row
+            for row in read_alignment_links(translator.folder)
+            if normalise(str(row.get("source"))) in self.references
         ]  # the test examples that have a word aligner's links
         # Repeated requests (the examples, the opening sentence, a visitor going back) reuse their search. Shared by
         # every request, but only ever holds the result the same call would compute (lru_cache is thread-safe), and
@@ -514,7 +514,7 @@ class AttentionDemo:
         )  # fmt: skip
         weights = matrix[row]
         strongest = np.argsort(-weights)[:3]
-        spans = source_highlight(candidate.pieces, np.zeros(len(candidate.pieces)), merged=merge)
+        spans = source_highlight(candidate.pieces, np.zeros(len(rows)), merged=merge)  # the output, one span a row
         return HypothesisView(
             heatmap,
             output=[(span, text.INSPECTED if i == row else None) for i, (span, _) in enumerate(spans)],
@@ -538,7 +538,9 @@ class AttentionDemo:
             return CompareView(text.EMPTY_INPUT_MESSAGE, [""] * count, [None] * count)
         beam = beam_size(beam)
         texts, heatmaps = [], []
-        for name, result in zip(self.attention_types, self.translate_with(sentence, self.attention_types, beam)):
+        for name, result in zip(
+            self.attention_types, self.translate_with(sentence, self.attention_types, beam), strict=True
+        ):
             best = result.candidates[0]
             attention = best.hypothesis.attention.numpy()
             if merge:
@@ -556,16 +558,16 @@ class AttentionDemo:
     def evidence_view(
         self, shown: Shown | None, hypothesis: Any, merge: bool, method: str = DEFAULT_METHOD
     ) -> EvidenceView:
-        """Coverage, the attribution maps of both models (``method``, one of ``ATTRIBUTION_METHODS``) and the
-        agreement of attention with that attribution, for the shown hypothesis.
+        """Coverage, the attribution maps of both models (``method``, a name of ``evidence.ATTRIBUTION_METHODS``) and
+        the agreement of attention with that attribution, for the shown hypothesis.
 
         Each map is computed once and used for both the heatmap and the agreement; the baseline's runs in another
         thread, side by side with the attention model's (torch releases the GIL while it computes).
         """
         if shown is None or not shown.candidates:
             return EvidenceView(text.TRANSLATE_FIRST)
-        method = method if method in ATTRIBUTION_METHODS else DEFAULT_METHOD
-        attribute = ATTRIBUTION_METHODS[method][1]
+        method = method if method in evidence.ATTRIBUTION_METHODS else DEFAULT_METHOD
+        attribute = partial(evidence.attribution, method=method)  # (model, source ids, output ids) -> (T, S)
         view = EvidenceView("", method=method)
         source_labels = piece_labels(shown.source_pieces)
         view.sources = [(f"{j + 1}. {label}", j) for j, label in enumerate(source_labels)]
@@ -600,17 +602,17 @@ class AttentionDemo:
         view.coverage_table = pd.DataFrame(
             [
                 [label, round(float(total), 3), flag]
-                for label, total, flag in zip(cover.labels, cover.totals, cover.flags)
+                for label, total, flag in zip(cover.labels, cover.totals, cover.flags, strict=True)
             ],
             columns=text.COVERAGE_COLUMNS,
         )
         model = self.translator.models[shown.attention_type]
-        attribution = ATTRIBUTION_METHODS[method][1](model, shown.source_ids, tokens)  # (T, S): heatmap and agreement
+        attribution = evidence.attribution(model, shown.source_ids, tokens, method)  # (T, S): heatmap and agreement
         view.saliency = self._attribution_heatmap(shown, candidate, shown.attention_type, attribution, merge, method)
         view.agreement_table, means = agreement_table(attention, attribution, piece_labels(candidate.pieces))
-        flagged = [f"{label} ({flag})" for label, flag in zip(cover.labels, cover.flags) if flag]
+        flagged = [f"{label} ({flag})" for label, flag in zip(cover.labels, cover.flags, strict=True) if flag]
         view.notice = text.EVIDENCE_SUMMARY.format(
-            method=text.METHOD_NAMES[method], tau=means[0], top1=means[1],
+            method=evidence.ATTRIBUTION_METHODS[method].label, tau=means[0], top1=means[1],
             corpus=self._corpus_agreement(shown.attention_type, method),
             flags=", ".join(flagged) if flagged else text.NO_FLAGS,
         )  # fmt: skip
@@ -618,15 +620,14 @@ class AttentionDemo:
     def _corpus_agreement(self, name: str, method: str) -> str:
         """How model ``name``'s attention agrees with ``method`` over the test set (metrics.json "evidence"), as a
         sentence for the notice; empty when the corpus command has not stored it."""
-        found = (self.metrics or {}).get("evidence") or {}
-        pair = (((found.get("models") or {}).get(name) or {}).get("agreement") or {}).get(
-            f"attention_vs_{evidence.METHOD_MEASURES[method]}"
-        )
-        tau, top1 = ((pair or {}).get(key, {}).get("mean") for key in ("kendall_tau", "top1"))
+        registered = evidence.ATTRIBUTION_METHODS[method]
+        pair = f"{evidence.ATTENTION}_vs_{registered.key}"
+        tau, top1 = (get_dict(self.metrics.evidence_models, name, "agreement", pair, key).get("mean")
+                     for key in ("kendall_tau", "top1"))  # fmt: skip
         if tau is None or top1 is None:
             return ""
         return text.EVIDENCE_CORPUS_MEANS.format(
-            sentences=found.get("num_sentences"), name=name, method=text.METHOD_NAMES[method], tau=tau, top1=top1
+            sentences=self.metrics.evidence.get("num_sentences"), name=name, method=registered.label, tau=tau, top1=top1
         )
 
     @staticmethod
@@ -634,18 +635,22 @@ class AttentionDemo:
         shown: Shown, candidate: Candidate, name: str, matrix: np.ndarray, merge: bool, method: str
     ) -> HeatmapData:
         """The ``(T, S)`` attribution ``matrix`` of ``candidate`` (translated by model ``name``) as a heatmap: per
-        word when ``merge`` (pieces summed), every row's positive part as shares of it (gradient x input is never
-        negative, so its rows are unchanged shares)."""
+        word when ``merge`` (pieces summed), every row's positive part as shares of it (an unsigned method's rows,
+        such as gradient x input's, are unchanged shares)."""
         if merge:
             matrix, source_words, output_words = merge_attention(matrix, shown.source_pieces, candidate.pieces)
             columns, rows = word_labels(source_words), word_labels(output_words)
         else:
             columns, rows = piece_labels(shown.source_pieces), piece_labels(candidate.pieces)
-        words = text.METHOD_NAMES[method]
+        registered = evidence.ATTRIBUTION_METHODS[method]
+        words = registered.label
         title = (text.SALIENCY_TITLE_BASELINE if name == BASELINE else text.SALIENCY_TITLE).format(
             name=name, method=words
         )
-        label = text.SALIENCY_SHARE if method == DEFAULT_METHOD else text.POSITIVE_SHARE.format(method=words)
+        if registered.signed:
+            label = text.POSITIVE_SHARE.format(method=words)
+        else:  # gradient x input's rows are shares of its norm, which its own label says
+            label = text.SALIENCY_SHARE if method == DEFAULT_METHOD else text.SHARE.format(method=words)
         return HeatmapData(evidence.row_shares(matrix), rows, columns, title=title, value_label=label)
 
     @staticmethod
@@ -756,24 +761,23 @@ class AttentionDemo:
 
     def results_table(self) -> pd.DataFrame:
         """Test scores per model from metrics.json (empty when the file is missing)."""
-        models = (self.metrics or {}).get("models") or {}
         rows = [
             [name, m.get("bleu"), m.get("chrf"), m.get("best_epoch"), m.get("num_parameters")]
-            for name, m in models.items()
+            for name, m in self.metrics.models.items()
         ]
         return pd.DataFrame(rows, columns=text.RESULTS_COLUMNS)
 
     def evidence_summary(self) -> pd.DataFrame:
         """Corpus agreement means per model and comparison from metrics.json "evidence" (empty when missing)."""
-        models = ((self.metrics or {}).get("evidence") or {}).get("models") or {}
+        names = evidence.measure_labels()
         labels = {
-            f"{a}_vs_{b}": text.PAIR_LABEL.format(first=text.MEASURE_NAMES[a], second=text.MEASURE_NAMES[b])
-            for a, b in evidence.AGREEMENT_PAIRS
-        }  # in the order of evidence.AGREEMENT_PAIRS; a pair it does not know comes last, by its key
+            f"{a}_vs_{b}": text.PAIR_LABEL.format(first=names[a], second=names[b])
+            for a, b in evidence.agreement_pairs()
+        }  # in the order of evidence.agreement_pairs(); a pair it does not know comes last, by its key
         order = list(labels)
         rows = []
-        for name, numbers in models.items():
-            found = numbers.get("agreement") or {}
+        for name in self.metrics.evidence_models:
+            found = get_dict(self.metrics.evidence_models, name, "agreement")
             for pair in sorted(found, key=lambda p: order.index(p) if p in order else len(order)):
                 values = found[pair]
                 rows.append([
@@ -786,9 +790,9 @@ class AttentionDemo:
     def training_figures(self) -> dict[str, Figure]:
         """The training plots of the *Why attention helps* tab: BLEU by source length, the training curves, the
         gradient by distance and the agreement histograms (each a "missing" message when its file is)."""
-        evidence_numbers = (self.metrics or {}).get("evidence")
+        evidence_numbers = self.metrics.evidence
         return {
-            "bleu_by_length": plots.bleu_by_length_figure(self.metrics),
+            "bleu_by_length": plots.bleu_by_length_figure(self.metrics.models),
             "curves": plots.training_curves_figure(self.history),
             "distance": plots.gradient_by_distance_figure(evidence_numbers),
             "agreement": plots.agreement_histograms_figure(evidence_numbers),
@@ -796,27 +800,27 @@ class AttentionDemo:
 
     def alignment_table(self) -> pd.DataFrame:
         """AER, precision, recall and the </s> sink per attention model, against a word aligner (metrics.json)."""
-        found = (self.metrics or {}).get(ALIGNMENT_KEY) or {}
+        found = self.metrics.alignment
         rows = []
-        for name, numbers in (found.get("models") or {}).items():
-            reference, own = numbers.get("reference") or {}, numbers.get("translation") or {}
+        for name, numbers in self.metrics.alignment_models.items():
+            reference, own = get_dict(numbers, "reference"), get_dict(numbers, "translation")
             rows.append([
                 name, reference.get("aer"), reference.get("precision"), reference.get("recall"),
                 reference.get("eos_sink"), reference.get("last_word"), reference.get("mean_max_weight"), own.get("aer"),
             ])  # fmt: skip
-        if rows and found.get("diagonal"):
-            rows.append([text.DIAGONAL_ROW, found["diagonal"].get("aer"), found["diagonal"].get("precision"),
-                         found["diagonal"].get("recall"), None, None, None, None])  # fmt: skip
+        diagonal = get_dict(found, "diagonal")
+        if rows and diagonal:
+            rows.append([text.DIAGONAL_ROW, diagonal.get("aer"), diagonal.get("precision"), diagonal.get("recall"),
+                         None, None, None, None])  # fmt: skip
         return pd.DataFrame(rows, columns=text.ALIGNMENT_COLUMNS)
 
     def _default_type(self) -> str | None:
         """The model the app opens on: the attention model whose attention agrees best with the word aligner (the
         lowest AER in metrics.json), so that a first heatmap shows alignment; without those numbers
         ``DEFAULT_ATTENTION``, else the first attention model."""
-        found = ((self.metrics or {}).get(ALIGNMENT_KEY) or {}).get("models") or {}
         aer = {}
-        for name, numbers in found.items() if isinstance(found, dict) else ():
-            value = ((numbers.get("reference") if isinstance(numbers, dict) else None) or {}).get("aer")
+        for name, numbers in self.metrics.alignment_models.items():
+            value = get_dict(numbers, "reference").get("aer")
             if name in self.attention_types and isinstance(value, (int, float)):
                 aer[name] = value
         if aer:
@@ -827,11 +831,9 @@ class AttentionDemo:
 
     def ablation_table(self) -> pd.DataFrame:
         """The decoder-design ablations stored with the models (metrics.json "alignment" -> "ablations")."""
-        found = ((self.metrics or {}).get(ALIGNMENT_KEY) or {}).get("ablations") or {}
         rows = [
             [row.get(key) for key in ("variant", "eos_sink", "null", "last_word", "mean_max_weight", "aer", "bleu")]
-            for row in found.get("rows") or []
-            if isinstance(row, dict)
+            for row in self.metrics.ablation_rows
         ]
         return pd.DataFrame(rows, columns=text.ABLATION_COLUMNS)
 
@@ -880,17 +882,17 @@ class AttentionDemo:
 
     def evolution_choices(self) -> tuple[list[str], list[tuple[str, int]], int]:
         """Models with attention snapshots, the snapshot sentences, and the largest number of epochs."""
-        models = (self.evolution or {}).get("models") or {}
+        models = self.evolution.models
         names = [n for n in self.attention_types if models.get(n)] + [
             n for n in models if n not in self.attention_types
         ]
-        sentences = (self.evolution or {}).get("sentences") or []
+        sentences = self.evolution.sentences
         epochs = max((len(models[n]) for n in names if models.get(n)), default=0)
         return names, [(s, i) for i, s in enumerate(sentences)], epochs
 
     def evolution_view(self, model: Any, sentence: Any, epoch: Any) -> EvolutionView:
         """The attention map of snapshot ``sentence`` after epoch ``epoch`` (1-based) of ``model``."""
-        snapshots = ((self.evolution or {}).get("models") or {}).get(model or "")
+        snapshots = self.evolution.models.get(model or "")
         if not snapshots:
             return EvolutionView(HeatmapData.message_only(text.NO_SNAPSHOTS))
         position = index(index(epoch, 10**6) - 1, len(snapshots))

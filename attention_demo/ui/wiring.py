@@ -21,11 +21,25 @@ from typing import Any
 
 import gradio as gr
 
+from attention_demo.evidence import ATTRIBUTION_METHODS as METHODS
 from attention_demo.tokenizer import EOS, WORD_MARK
-from attention_demo.ui import text
+from attention_demo.ui import links, text
 from attention_demo.ui.concurrency import CHEAP_EVENT, MODEL_EVENT
 from attention_demo.ui.layout import Layout
-from attention_demo.ui.views import AttentionDemo, HeatmapData, HypothesisView, Shown, TranslateView
+from attention_demo.ui.tabs import live as live_tab
+from attention_demo.ui.views import (
+    DEFAULT_BEAM,
+    DEFAULT_METHOD,
+    MAX_BEAM,
+    AttentionDemo,
+    HeatmapData,
+    HypothesisView,
+    Shown,
+    TranslateView,
+    beam_size,
+    clean_input,
+    index,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +49,12 @@ TRANSLATE_OUTPUTS = (
     "focus",
 )  # fmt: skip
 HYPOTHESIS_OUTPUTS = ("output_words", "heatmap", "highlight", "focus")
+FULL_LINK = "(query) => window.location.origin + window.location.pathname + query"  # the page's address + the view
 
 
 def translate_result(values: Sequence[Any]) -> dict[str, Any]:
     """A ``/translate`` result (as ``gradio_client`` returns it) by output name (:data:`TRANSLATE_OUTPUTS`)."""
-    return dict(zip(TRANSLATE_OUTPUTS, values))
+    return dict(zip(TRANSLATE_OUTPUTS, values, strict=True))
 
 
 def output_text(words: Sequence[Any]) -> str:
@@ -73,7 +88,10 @@ def heatmap_value(heatmap: HeatmapData | None) -> dict[str, Any] | None:
 def hypothesis_values(ui: Layout, view: HypothesisView) -> dict:
     """A :class:`~attention_demo.ui.views.HypothesisView` as the values of the first tab's inspection components."""
     tab = ui.translate
-    values = {tab.heatmap: heatmap_value(view.heatmap), tab.highlight: view.highlight, tab.focus: view.focus}
+    values = {
+        tab.heatmap: heatmap_value(view.heatmap), tab.highlight: view.highlight, tab.focus: view.focus,
+        ui.word: view.word or 0,
+    }  # fmt: skip
     if view.output:  # a folder without attention model keeps its "(no attention model)" line
         values[tab.output_words] = view.output
     return values
@@ -108,8 +126,8 @@ def view_key(shown: Shown | None, *settings: Any) -> str | None:
 def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
     """Register every event of the page built by :func:`attention_demo.ui.layout.build_layout`."""
     tab, evidence_tab, step_tab, compare_tab, why = ui.translate, ui.evidence, ui.step, ui.compare, ui.why
-    translate_outputs = [getattr(tab, name) for name in TRANSLATE_OUTPUTS] + [ui.shown]
-    hypothesis_outputs = [getattr(tab, name) for name in HYPOTHESIS_OUTPUTS]
+    translate_outputs = [getattr(tab, name) for name in TRANSLATE_OUTPUTS] + [ui.shown, ui.word]
+    hypothesis_outputs = [getattr(tab, name) for name in HYPOTHESIS_OUTPUTS] + [ui.word]
     settings = [tab.attention_type, tab.beam, tab.merge]
     private = {"api_visibility": "private"}
     models = {**MODEL_EVENT, **private}  # runs a model: one shared concurrency group (concurrency.py)
@@ -118,8 +136,18 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
     # -- the first tab ------------------------------------------------------------------------------------------------
     opening = demo.opening()  # translated once, here; every visitor's page opens on it
 
-    def open_page() -> dict:
-        return {tab.source: opening.shown.text if opening.shown else "", **translate_values(ui, opening)}
+    def open_page(request: gr.Request) -> dict:
+        """The opening result for every visitor (no model runs); a link's view is applied next (:func:`apply_link`)."""
+        values = {tab.source: opening.shown.text if opening.shown else "", **translate_values(ui, opening)}
+        params = dict(request.query_params) if request is not None else {}
+        if not params:
+            return {**values, ui.pending_link: None}
+        link, rejected = links.parse(params, demo.attention_types, list(METHODS), MAX_BEAM)
+        if rejected:
+            names = [text.LINK_NAMES[name] for name in rejected]
+            them = "it" if len(names) == 1 else "them"
+            values[tab.notice] = text.LINK_LEFT_OUT.format(names=", ".join(names), them=them)
+        return {**values, ui.pending_link: link}
 
     def translate(sentence: str, attention_type: str, beam: float, merge: bool = False) -> dict:
         return translate_values(ui, demo.translate(sentence, attention_type, beam, merge))
@@ -140,7 +168,10 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
         return hypothesis_values(ui, demo.show_hypothesis(shown, hypothesis, merge, event.index))
 
     run_translate = guarded(translate, tab.notice, text.DOING_TRANSLATE)
-    blocks.load(guarded(open_page, tab.notice, text.DOING_TRANSLATE), None, translate_outputs + [tab.source], **cheap)
+    page_opened = blocks.load(
+        guarded(open_page, tab.notice, text.DOING_TRANSLATE), None, translate_outputs + [tab.source, ui.pending_link],
+        **cheap,
+    )  # fmt: skip
     inputs = [tab.source, *settings]
     tab.translate_button.click(run_translate, inputs, translate_outputs, api_name="translate", **MODEL_EVENT)
     # Enter in the text box, a new attention type or a new beam size translate again at once.
@@ -237,8 +268,8 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
         view = demo.compare(sentence, beam, merge)
         return {
             compare_tab.status: view.notice,
-            **dict(zip(compare_tab.texts, view.texts)),
-            **{component: heatmap_value(h) for component, h in zip(compare_tab.heatmaps, view.heatmaps)},
+            **dict(zip(compare_tab.texts, view.texts, strict=True)),
+            **{component: heatmap_value(h) for component, h in zip(compare_tab.heatmaps, view.heatmaps, strict=True)},
         }
 
     run_compare = guarded(compare, compare_tab.status, text.DOING_COMPARE)
@@ -279,9 +310,76 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
             run_aligner, [why.aligner_model, why.aligner_sentence], [why.aligner_text, why.aligner_heatmap], **models
         )
 
+    live_tab.wire(ui.live)
+
     run_evolution = guarded(evolution, why.evolution_text, text.DOING_EVOLUTION)
     for control in (why.evolution_model, why.evolution_sentence, why.evolution_epoch):
         control.input(
             run_evolution, [why.evolution_model, why.evolution_sentence, why.evolution_epoch],
             [why.evolution_text, why.evolution_heatmap], **cheap,
         )  # fmt: skip
+
+    # -- links that reopen a view -------------------------------------------------------------------------------------
+    def apply_link(link: links.LinkState | None) -> dict:
+        """The view a link asks for (after the opening page): translate its sentence, pick its hypothesis, word,
+        model, beam and evidence method, open its tab and compute what that tab shows."""
+        if link is None:
+            return {}
+        values: dict = {ui.pending_link: None, ui.tabs: gr.Tabs(selected=link.tab), ui.current_tab: link.tab}
+        chosen = ((tab.attention_type, link.model), (tab.beam, link.beam), (evidence_tab.method, link.method))
+        values.update({component: value for component, value in chosen if value is not None})
+        if not link.translates:
+            return values
+        model = link.model or demo.default_type
+        beam = link.beam or DEFAULT_BEAM
+        view = demo.translate(link.sentence, model, beam, False, link.word)
+        values.update({tab.source: link.sentence, **translate_values(ui, view)})
+        hypotheses = view.hypotheses
+        hypothesis = min(link.hypothesis, max(len(hypotheses) - 1, 0))
+        if hypothesis:
+            values.update(hypothesis_values(ui, demo.show_hypothesis(view.shown, hypothesis, False, link.word)))
+            values[tab.hypothesis] = gr.Dropdown(choices=hypotheses, value=hypothesis)
+        method = link.method or DEFAULT_METHOD
+        if link.tab == "evidence":
+            values.update(open_evidence(view.shown, hypothesis, False, None, method))
+        elif link.tab == "step":
+            values.update(open_step(view.shown, hypothesis, None))
+        elif link.tab == "compare":
+            values.update(compare(link.sentence, beam, False))
+        elif link.tab == "why":
+            values.update(open_why(False))
+        return values
+
+    link_outputs = [
+        *translate_outputs, tab.source, tab.attention_type, tab.beam, ui.pending_link, ui.tabs, ui.current_tab,
+        *evidence_outputs, evidence_tab.method, *step_outputs, ui.step_key, *compare_outputs(ui), why.bleu_by_length,
+        why.curves, why.distance, why.agreement, ui.why_shown, why.evolution_text,
+    ]  # fmt: skip
+    link_outputs = list(dict.fromkeys(link_outputs))  # each component once
+    page_opened.then(
+        guarded(apply_link, tab.notice, text.DOING_LINK), ui.pending_link, link_outputs, show_progress="hidden",
+        **models,
+    )  # fmt: skip
+
+    def remember_tab(event: gr.SelectData) -> dict:
+        return {ui.current_tab: links.TABS[event.index] if 0 <= event.index < len(links.TABS) else "translate"}
+
+    remember = guarded(remember_tab, ui.link, text.DOING_LINK)
+    ui.tabs.select(remember, None, [ui.current_tab, ui.link], **cheap)
+
+    def make_link(
+        sentence: str, model: str, beam: float, hypothesis: int, word: int, current: str, method: str
+    ) -> dict:
+        """The query string of the view on screen (the browser puts the page's address in front of it)."""
+        state = links.LinkState(
+            sentence=clean_input(sentence)[0] or None, model=model if model in demo.attention_types else None,
+            beam=beam_size(beam), hypothesis=index(hypothesis, MAX_BEAM), word=index(word, links.MAX_INDEX),
+            tab=current if current in links.TABS else "translate", method=method if method in METHODS else None,
+        )  # fmt: skip
+        return {ui.link: links.to_query(state)}
+
+    ui.link_button.click(
+        guarded(make_link, ui.link, text.DOING_LINK),
+        [tab.source, tab.attention_type, tab.beam, tab.hypothesis, ui.word, ui.current_tab, evidence_tab.method],
+        ui.link, **cheap,
+    ).then(None, ui.link, ui.link, js=FULL_LINK)  # fmt: skip

@@ -1,38 +1,26 @@
-"""Does attention align words? Attention against an external word aligner, and the ``</s>`` sink.
+"""The link and AER library: attention as word links, scored against a word aligner's links.
 
-A heatmap *looks* like a word alignment; this module measures whether it is one. For every output word the attention
-row (subwords merged into words as the app merges them, :func:`inspection.merge_attention`) links it to its
-largest-weight source word; ``</s>`` is never linked, and with a null slot (``ModelConfig.null_slot``) a word whose
-null weight exceeds every source weight is left unlinked, like a word an aligner leaves unaligned. These links ``A``
-are compared with the links ``G`` of a statistical word aligner:
+For every output word the attention row (subwords merged into words as the app merges them,
+:func:`inspection.merge_attention`) links it to its largest-weight source word; ``</s>`` is never linked, and with a
+null slot (``ModelConfig.null_slot``) a word whose null weight exceeds every source weight is left unlinked, like a
+word an aligner leaves unaligned. These links ``A`` are compared with the links ``G`` of a statistical word aligner:
 
 - precision ``|A ∩ G| / |A|``, recall ``|A ∩ G| / |G|`` and the alignment error rate
   ``AER = 1 - 2 |A ∩ G| / (|A| + |G|)`` (Och & Ney 2003 with every link "sure": one minus the F1 score), summed over
-  the corpus;
-- the ``</s>`` sink rate: the share of output words whose largest weight falls on the source's ``</s>``;
-- a straight diagonal (target word ``i`` -> source word ``round(i * S / T)``) as the floor any alignment should beat.
+  the corpus (:func:`alignment_scores`);
+- the ``</s>`` sink rate: the share of output words whose largest weight falls on the source's ``</s>``
+  (:func:`attention_links`, :func:`summarise`);
+- a straight diagonal (target word ``i`` -> source word ``round(i * S / T)``) as the floor any alignment should beat
+  (:func:`diagonal_links`).
 
-``G`` comes from eflomal (Östling & Tiedemann 2016, a Bayesian HMM aligner; GPL-3.0, so an optional evaluation
-extra: ``pip install eflomal``, never imported by the app), run in both directions on the training corpus plus the
-sentences to align and symmetrised with grow-diag-final-and (Koehn et al. 2005). The test set's reference links are
-stored in the model folder (``alignment_links.json``), so the app can draw them on the heatmap and the reference
-scores can be recomputed without the aligner.
-
-Links are ``(source word, target word)`` index pairs, written in the Pharaoh format ``"j-i"`` (source first).
-
-Corpus command (writes ``metrics.json["alignment"]`` and ``alignment_links.json``)::
-
-    python -m attention_demo.alignment --model models/multi30k-de-en --dataset_name ../shared/data/multi30k
+``G`` comes from eflomal (:func:`word_aligner`), symmetrised with :func:`grow_diag_final_and`. Links are
+``(source word, target word)`` index pairs, written in the Pharaoh format ``"j-i"`` (source first).
 """
 
 from __future__ import annotations
 
-import argparse
 import bisect
-import logging
-import sys
 import tempfile
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +31,9 @@ import torch
 from attention_demo.data import decoder_input, pad
 from attention_demo.inspection import merge_attention, word_spans
 from attention_demo.model import Seq2Seq
-from attention_demo.tokenizer import EOS, EOS_ID, pieces
+from attention_demo.tokenizer import EOS, EOS_ID
 
-logger = logging.getLogger("attention_demo.alignment")
-
-ALIGNMENT_KEY = "alignment"  # the top-level key in metrics.json
-BATCH_SIZE = 64
+BATCH_SIZE = 64  # sentences per teacher-forced pass
 
 Links = set[tuple[int, int]]  # (source word j, target word i)
 
@@ -76,7 +61,7 @@ def alignment_scores(predicted: Sequence[Links], gold: Sequence[Links]) -> dict[
     """
     if len(predicted) != len(gold):
         raise ValueError(f"{len(predicted)} predicted link sets for {len(gold)} gold ones.")
-    hits = sum(len(a & g) for a, g in zip(predicted, gold))
+    hits = sum(len(a & g) for a, g in zip(predicted, gold, strict=True))
     n_a, n_g = sum(map(len, predicted)), sum(map(len, gold))
     return {
         "precision": round(hits / n_a, 4) if n_a else 0.0,
@@ -212,7 +197,7 @@ def word_aligner(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[L
     empty = [not s or not t for s, t in pairs]
     return [
         set() if blank else grow_diag_final_and(parse_pharaoh(f), parse_pharaoh(r))
-        for f, r, blank in zip(forward, reverse, empty)
+        for f, r, blank in zip(forward, reverse, empty, strict=True)
     ]
 
 
@@ -238,7 +223,9 @@ def teacher_forced_attention(
         src, mask = pad(sources[start : start + BATCH_SIZE])
         tgt_in = decoder_input(pad([[*t, EOS_ID] for t in targets[start : start + BATCH_SIZE]])[0])
         attention = model(src.to(device), mask.to(device), tgt_in.to(device)).attention.float().cpu().numpy()
-        for b, (s, t) in enumerate(zip(sources[start : start + BATCH_SIZE], targets[start : start + BATCH_SIZE])):
+        for b, (s, t) in enumerate(
+            zip(sources[start : start + BATCH_SIZE], targets[start : start + BATCH_SIZE], strict=True)
+        ):
             out.append(attention[b, : len(t), : len(s)])
     return out
 
@@ -263,170 +250,3 @@ def summarise(found: Sequence[AttentionLinks], gold: Sequence[Links]) -> dict[st
         "mean_max_weight": round(sum(f.peak for f in found) / total, 4),
         "words": sum(f.words for f in found),
     }
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# The corpus command
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def evaluate_folder(
-    folder: str | Path,
-    dataset_name: str,
-    names: Sequence[str] | None = None,
-    beam_size: int = 5,
-    max_samples: int | None = None,
-    dataset_config_name: str | None = None,
-) -> dict:
-    """Alignment scores of every attention model of ``folder`` on the test split; merged into ``metrics.json``.
-
-    For each model: on the reference (teacher-forced) and on its own beam-search translation. The aligner reads the
-    training split, the test references and every model's translations in one run. Writes ``alignment_links.json``
-    (the test references' words and links) and ``metrics.json["alignment"]``; returns the latter.
-    """
-    from attention_demo.data import load_parallel_data
-    from attention_demo.decoding import translate_ids
-    from attention_demo.model_card import refresh_model_card
-    from attention_demo.model_repo import ALIGNMENT_LINKS_FILE, METRICS_FILE, read_json, write_json_atomic
-    from attention_demo.tokenizer import encode
-    from attention_demo.translate import Translator
-
-    started = time.perf_counter()
-    translator = Translator(folder, list(names) if names else None)
-    models = {name: model for name, model in translator.models.items() if model.has_attention}
-    src_tok, tgt_tok = translator.src_tokenizer, translator.tgt_tokenizer
-    data = load_parallel_data(
-        dataset_name, translator.source_lang, translator.target_lang, ("train", "test"), dataset_config_name
-    )
-    test = data["test"].take(max_samples)
-    sources = [translator.source_ids(text)[0] for text in test.source]
-    references = [encode(tgt_tok, text) for text in test.target]
-    source_pieces = [pieces(src_tok, ids) for ids in sources]
-    reference_pieces = [pieces(tgt_tok, ids) for ids in references]
-    test_pairs = [(words(s), words(t)) for s, t in zip(source_pieces, reference_pieces)]
-
-    translations: dict[str, list] = {}
-    for name, model in models.items():
-        translations[name] = [h[0] for h in translate_ids(model, sources, beam_size=beam_size)]
-    hypothesis_pairs = {
-        name: [(pair[0], words(pieces(tgt_tok, h.words))) for pair, h in zip(test_pairs, hyps)]
-        for name, hyps in translations.items()
-    }
-    train_pairs = [
-        (words(pieces(src_tok, encode(src_tok, s))), words(pieces(tgt_tok, encode(tgt_tok, t))))
-        for s, t in zip(data["train"].source, data["train"].target)
-    ]
-    to_align = test_pairs + [p for pairs in hypothesis_pairs.values() for p in pairs]
-    aligner_started = time.perf_counter()
-    gold_all = word_aligner(train_pairs + to_align)[len(train_pairs) :]
-    aligner_seconds = time.perf_counter() - aligner_started
-    gold_reference = gold_all[: len(test_pairs)]
-    gold_hypotheses = {
-        name: gold_all[len(test_pairs) * (k + 1) : len(test_pairs) * (k + 2)] for k, name in enumerate(hypothesis_pairs)
-    }
-
-    result: dict = {
-        "dataset": str(dataset_name),
-        "split": "test",
-        "num_sentences": len(sources),
-        "aligner": "eflomal 2.0.0 (forward and reverse, grow-diag-final-and), trained on train + the aligned sentences",
-        "method": "each output word linked to its largest-weight source word (subwords merged into words as the app "
-        "does; </s> never linked; a null-slot word unlinked when the null weight is largest); AER = 1 - F1",
-        "beam_size": beam_size,
-        "diagonal": alignment_scores([diagonal_links(len(t), len(s)) for s, t in test_pairs], gold_reference),
-        "models": {},
-    }
-    for name, model in models.items():
-        reference_attention = teacher_forced_attention(model, sources, references)
-        on_reference = [
-            sentence_links(a, sp, tp) for a, sp, tp in zip(reference_attention, source_pieces, reference_pieces)
-        ]
-        on_translation = [
-            sentence_links(h.attention[: len(h.words)].float().numpy(), sp, pieces(tgt_tok, h.words))
-            for h, sp in zip(translations[name], source_pieces)
-        ]
-        result["models"][name] = {
-            "reference": summarise(on_reference, gold_reference),
-            "translation": summarise(on_translation, gold_hypotheses[name]),
-            "translation_diagonal": alignment_scores(
-                [diagonal_links(len(t), len(s)) for s, t in hypothesis_pairs[name]], gold_hypotheses[name]
-            ),
-        }
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    result["aligner_seconds"] = round(aligner_seconds, 1)
-
-    write_json_atomic(
-        Path(folder) / ALIGNMENT_LINKS_FILE,
-        {
-            "aligner": result["aligner"],
-            "split": "test",
-            "format": "links are 'j-i': source word j (0-based, </s> not counted) with target word i",
-            "sentences": [
-                {"source": s, "source_words": sw, "target_words": tw, "links": format_pharaoh(g)}
-                for s, (sw, tw), g in zip(test.source, test_pairs, gold_reference)
-            ],
-        },
-    )
-    path = Path(folder) / METRICS_FILE
-    metrics = read_json(path, default={}) or {}
-    if "ablations" in (metrics.get(ALIGNMENT_KEY) or {}):  # written by scripts/ablation_table.py; not recomputed here
-        result["ablations"] = metrics[ALIGNMENT_KEY]["ablations"]
-    metrics[ALIGNMENT_KEY] = result
-    write_json_atomic(path, metrics)
-    refresh_model_card(folder)
-    return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The alignment command line; returns its exit status (usage errors exit with 2)."""
-    from attention_demo import cli
-    from attention_demo.data import DatasetError
-    from attention_demo.model_repo import ModelLoadError
-
-    parser = cli.ArgumentParser(
-        prog="python -m attention_demo.alignment",
-        description="Measure how well attention aligns words against a word aligner; store it in metrics.json.",
-    )
-    parser.add_argument(
-        "--model", type=cli.nonempty, default="models/multi30k-de-en", help="a local model folder (written to)"
-    )
-    parser.add_argument(
-        "--dataset_name", type=cli.nonempty, required=True, help="Hub dataset id or local folder (as for train.py)"
-    )
-    parser.add_argument("--dataset_config_name", type=cli.nonempty, default=None)
-    beam = cli.Number(int, minimum=1, maximum=cli.MAX_BEAM_SIZE)
-    parser.add_argument("--beam_size", type=beam, default=5, help=f"beam of the own translations; {beam.describe()}")
-    samples = cli.Number(int, minimum=1)
-    parser.add_argument("--max_samples", type=samples, default=None, help="the first N test sentences (default: all)")
-    parser.add_argument(
-        "--names", nargs="*", type=cli.nonempty, default=None, help="models (default: all with attention)"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    expected = (ModelLoadError, DatasetError, ImportError)  # ImportError: the optional aligner is not installed
-    return cli.report_failures(lambda: _command(args), debug=args.debug, expected=expected)
-
-
-def _command(args: argparse.Namespace) -> int:
-    """``main`` after parsing: check the folder and the dataset first (cheap), then compute and print."""
-    from attention_demo import cli
-    from attention_demo.data import dataset_source
-
-    folder = cli.local_model_folder(args.model, "the alignment (metrics.json, alignment_links.json)")
-    dataset_source(args.dataset_name)  # a missing folder or an unreachable Hub fails before any model is loaded
-    result = evaluate_folder(
-        folder, args.dataset_name, args.names, args.beam_size, args.max_samples, args.dataset_config_name
-    )
-    print(f"diagonal: AER {result['diagonal']['aer']}")
-    for name, numbers in result["models"].items():
-        ref, own = numbers["reference"], numbers["translation"]
-        print(
-            f"{name}: reference AER {ref['aer']} (P {ref['precision']}, R {ref['recall']}), "
-            f"</s> sink {ref['eos_sink']}, null {ref['null']}; own translation AER {own['aer']}, sink {own['eos_sink']}"
-        )
-    print(f"{result['num_sentences']} sentences in {result['seconds']} s; written to {folder}/metrics.json")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

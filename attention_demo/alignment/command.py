@@ -1,0 +1,163 @@
+"""The corpus alignment command: every attention model of a folder against a word aligner, stored in the folder.
+
+    python -m attention_demo.alignment --model models/multi30k-de-en --dataset_name ../shared/data/multi30k
+
+Writes ``metrics.json["alignment"]`` (AER, precision, recall and the ``</s>`` sink per model, on the test references
+and on each model's own translations, and a straight diagonal's scores), ``alignment_links.json`` (the aligner's
+links for the test references: the app draws them on the heatmap) and refreshes the model card. The word aligner
+(eflomal, GPL-3.0) is an optional evaluation extra: ``pip install eflomal==2.0.0``; the app never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from attention_demo import cli
+from attention_demo.alignment.links import (
+    alignment_scores,
+    diagonal_links,
+    format_pharaoh,
+    sentence_links,
+    summarise,
+    teacher_forced_attention,
+    word_aligner,
+    words,
+)
+from attention_demo.cli import DEFAULT_BEAM_SIZE
+from attention_demo.model_repo import ALIGNMENT_KEY, write_alignment_links, write_metrics_section
+from attention_demo.tokenizer import pieces
+
+
+def evaluate_folder(
+    folder: str | Path,
+    dataset_name: str,
+    names: Sequence[str] | None = None,
+    beam_size: int = DEFAULT_BEAM_SIZE,
+    max_samples: int | None = None,
+    dataset_config_name: str | None = None,
+) -> dict:
+    """Alignment scores of every attention model of ``folder`` on the test split; stored in ``metrics.json``.
+
+    For each model: on the reference (teacher-forced) and on its own beam-search translation. The aligner reads the
+    training split, the test references and every model's translations in one run. Writes ``alignment_links.json``
+    (the test references' words and links) and ``metrics.json["alignment"]`` (which keeps the ablation rows that
+    ``scripts/ablation_table.py`` stored there: ``model_repo.KEPT_ON_REWRITE``), then refreshes the model card;
+    returns the section as written.
+    """
+    from attention_demo.data import load_parallel_data
+    from attention_demo.decoding import translate_ids
+    from attention_demo.model_card import refresh_model_card
+    from attention_demo.tokenizer import encode
+    from attention_demo.translate import Translator
+
+    started = time.perf_counter()
+    translator = Translator(folder, list(names) if names else None)
+    models = {name: model for name, model in translator.models.items() if model.has_attention}
+    src_tok, tgt_tok = translator.src_tokenizer, translator.tgt_tokenizer
+    data = load_parallel_data(
+        dataset_name, translator.source_lang, translator.target_lang, ("train", "test"), dataset_config_name
+    )
+    test = data["test"].take(max_samples)
+    sources = [translator.source_ids(text)[0] for text in test.source]
+    references = [encode(tgt_tok, text) for text in test.target]
+    source_pieces = [pieces(src_tok, ids) for ids in sources]
+    reference_pieces = [pieces(tgt_tok, ids) for ids in references]
+    test_pairs = [(words(s), words(t)) for s, t in zip(source_pieces, reference_pieces, strict=True)]
+
+    translations: dict[str, list] = {}
+    for name, model in models.items():
+        translations[name] = [h[0] for h in translate_ids(model, sources, beam_size=beam_size)]
+    hypothesis_pairs = {
+        name: [(pair[0], words(pieces(tgt_tok, h.word_ids))) for pair, h in zip(test_pairs, hyps, strict=True)]
+        for name, hyps in translations.items()
+    }
+    train_pairs = [
+        (words(pieces(src_tok, encode(src_tok, s))), words(pieces(tgt_tok, encode(tgt_tok, t))))
+        for s, t in zip(data["train"].source, data["train"].target, strict=True)
+    ]
+    to_align = test_pairs + [p for pairs in hypothesis_pairs.values() for p in pairs]
+    aligner_started = time.perf_counter()
+    gold_all = word_aligner(train_pairs + to_align)[len(train_pairs) :]
+    aligner_seconds = time.perf_counter() - aligner_started
+    gold_reference = gold_all[: len(test_pairs)]
+    gold_hypotheses = {
+        name: gold_all[len(test_pairs) * (k + 1) : len(test_pairs) * (k + 2)] for k, name in enumerate(hypothesis_pairs)
+    }
+
+    result: dict = {
+        "dataset": str(dataset_name),
+        "split": "test",
+        "num_sentences": len(sources),
+        "aligner": "eflomal 2.0.0 (forward and reverse, grow-diag-final-and), trained on train + the aligned sentences",
+        "method": "each output word linked to its largest-weight source word (subwords merged into words as the app "
+        "does; </s> never linked; a null-slot word unlinked when the null weight is largest); AER = 1 - F1",
+        "beam_size": beam_size,
+        "diagonal": alignment_scores([diagonal_links(len(t), len(s)) for s, t in test_pairs], gold_reference),
+        "models": {},
+    }
+    for name, model in models.items():
+        reference_attention = teacher_forced_attention(model, sources, references)
+        on_reference = [
+            sentence_links(a, sp, tp)
+            for a, sp, tp in zip(reference_attention, source_pieces, reference_pieces, strict=True)
+        ]
+        on_translation = [
+            sentence_links(h.attention[: len(h.word_ids)].float().numpy(), sp, pieces(tgt_tok, h.word_ids))
+            for h, sp in zip(translations[name], source_pieces, strict=True)
+        ]
+        result["models"][name] = {
+            "reference": summarise(on_reference, gold_reference),
+            "translation": summarise(on_translation, gold_hypotheses[name]),
+            "translation_diagonal": alignment_scores(
+                [diagonal_links(len(t), len(s)) for s, t in hypothesis_pairs[name]], gold_hypotheses[name]
+            ),
+        }
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["aligner_seconds"] = round(aligner_seconds, 1)
+
+    write_alignment_links(
+        folder,
+        result["aligner"],
+        [
+            {"source": s, "source_words": sw, "target_words": tw, "links": format_pharaoh(g)}
+            for s, (sw, tw), g in zip(test.source, test_pairs, gold_reference, strict=True)
+        ],
+    )
+    written = write_metrics_section(folder, ALIGNMENT_KEY, result)
+    refresh_model_card(folder)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The alignment command line; returns its exit status (usage errors exit with 2)."""
+    parser = cli.corpus_command_parser(
+        "python -m attention_demo.alignment",
+        "Measure how well attention aligns words against a word aligner; store it in metrics.json.",
+        names_default="all with attention",
+        samples="test sentences",
+    )
+    cli.add_beam_size_argument(parser, "beam of the own translations")
+    args = parser.parse_args(argv)
+    written = "the alignment (metrics.json, alignment_links.json)"
+    # ImportError: the optional aligner is not installed (the message says what to install).
+    return cli.run_corpus_command(args, written, partial(_command, args), expected=(ImportError,))
+
+
+def _command(args: argparse.Namespace, folder: Path) -> int:
+    """``main`` once the folder and the dataset are checked: compute, store and print."""
+    result = evaluate_folder(
+        folder, args.dataset_name, args.names, args.beam_size, args.max_samples, args.dataset_config_name
+    )
+    print(f"diagonal: AER {result['diagonal']['aer']}")
+    for name, numbers in result["models"].items():
+        ref, own = numbers["reference"], numbers["translation"]
+        print(
+            f"{name}: reference AER {ref['aer']} (P {ref['precision']}, R {ref['recall']}), "
+            f"</s> sink {ref['eos_sink']}, null {ref['null']}; own translation AER {own['aer']}, sink {own['eos_sink']}"
+        )
+    print(f"{result['num_sentences']} sentences in {result['seconds']} s; written to {folder}/metrics.json")
+    return 0
