@@ -62,6 +62,7 @@ from attention_demo.model_repo import (
     CheckpointError,
     ModelLoadError,
     checkpoint_file,
+    drop_stale_entries,
     load_checkpoint,
     load_model,
     load_tokenizers,
@@ -536,6 +537,7 @@ def train_model(name: str, args: TrainingArguments, accelerator: Accelerator, da
             if val_bleu > state["best_bleu"]:
                 state["best_bleu"], state["best_epoch"] = val_bleu, epoch
                 save_model(unwrapped, Path(args.output_dir) / name)
+                drop_stale_entries(args.output_dir, name)  # its evidence and alignment described the old weights
             state["epoch"] = epoch
             checkpoint = {
                 "model": unwrapped.state_dict(),

@@ -360,3 +360,21 @@ def test_corrupt_checkpoint_gives_a_clear_error_naming_the_file(
     with pytest.raises(RuntimeError, match="cannot be resumed") as error:
         run_tiny_training(output, "--num_train_epochs", "2", "--attention", "dot", "--resume_from_checkpoint")
     assert str(checkpoint) in str(error.value) and "Delete it" in str(error.value)
+
+
+def test_retraining_a_model_drops_its_stale_evidence_and_alignment(
+    tmp_path: Path, run_tiny_training: Callable[..., dict | None]
+) -> None:
+    """Entries computed from a model's old weights go when new weights replace them; the other models' stay."""
+    output = tmp_path / "out"
+    run_tiny_training(output, "--attention", "additive", "dot", "--num_train_epochs", "1")
+    path = output / "metrics.json"
+    metrics = json.loads(path.read_text())
+    for section in ("evidence", "alignment"):
+        metrics[section] = {"models": {"additive": {"old": 1}, "dot": {"old": 2}}}
+    path.write_text(json.dumps(metrics))
+    (output / "checkpoints" / "additive.pt").unlink()  # retrain additive from scratch into the same folder
+    run_tiny_training(output, "--attention", "additive", "dot", "--num_train_epochs", "1", "--resume_from_checkpoint")
+    after = json.loads(path.read_text())
+    for section in ("evidence", "alignment"):
+        assert after[section]["models"] == {"dot": {"old": 2}}, section
