@@ -345,3 +345,13 @@ def random_model_folder(tmp_path: Path, tiny_dataset: Path) -> Path:
         )  # fmt: skip
         save_model(Seq2Seq(config), folder / name)
     return folder
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (``CI`` set, as .ci/run has it) a skipped test fails the run: a browser test that quietly skips because
+    Chromium is missing would otherwise pass CI without testing anything."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if os.environ.get("CI") and skipped:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped; every test must run in CI.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
