@@ -2,7 +2,7 @@
 subprocess, wait for its first answer, read its memory, and summarise latencies. Localhost only; the Hub is switched
 off (``HF_HUB_OFFLINE=1``) unless asked otherwise.
 
-The answers are read by name through the app's public API (:func:`attention_demo.ui.wiring.translate_result`).
+The answers are read by name through the app's public API (:func:`attention_demo.ui.client.translate_result`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from gradio_client import Client
 
-from attention_demo.ui.wiring import output_text, translate_result
+from attention_demo.ui.client import output_text, translate_result
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SENTENCE_15_WORDS = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."

@@ -36,6 +36,7 @@ from attention_demo.model_repo import (
 )
 from attention_demo.translate import Translation, Translator
 from attention_demo.ui import heatmap, serving, text, views, wiring
+from attention_demo.ui.client import TRANSLATE_OUTPUTS, output_text, translate_result
 from attention_demo.ui.views import AttentionDemo
 
 APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
@@ -111,7 +112,7 @@ def test_translation_is_the_translators_for_both_models(demo: AttentionDemo, tra
     np.testing.assert_allclose(view.view.heatmap.matrix, best.hypothesis.attention.numpy(), atol=1e-6)
     assert view.view.heatmap.rows == views.piece_labels(best.pieces)
     assert view.view.heatmap.columns == views.piece_labels(ours.source_pieces)
-    assert wiring.output_text(view.view.output) == best.text
+    assert output_text(view.view.output) == best.text
     assert view.reference == "" and view.chrf == ""  # not a test sentence
     greedy = demo.translate(SENTENCE, "dot", 1)
     assert greedy.attention_text == reference_translation(translator, SENTENCE, "dot", 1).text
@@ -520,10 +521,10 @@ def test_handlers_return_values_keyed_by_component(built: tuple, demo: Attention
     expected = demo.translate(SENTENCE, "general", 2)
     tab = ui.translate
     assert values[tab.notice] == expected.notice and values[tab.baseline_text] == expected.baseline_text
-    assert wiring.output_text(values[tab.output_words]) == expected.attention_text
+    assert output_text(values[tab.output_words]) == expected.attention_text
     assert values[tab.heatmap]["matrix"] == expected.view.heatmap.to_json()["matrix"]
     assert values[ui.shown].text == SENTENCE
-    assert {getattr(tab, name) for name in wiring.TRANSLATE_OUTPUTS} <= set(values)
+    assert {getattr(tab, name) for name in TRANSLATE_OUTPUTS} <= set(values)
     compared = handler(blocks, "compare")(SENTENCE, 1, False)
     assert [compared[box] for box in ui.compare.texts] == demo.compare(SENTENCE, 1).texts
 
@@ -562,16 +563,16 @@ def test_gradio_client_translate_endpoint(built: tuple, demo: AttentionDemo, tra
     serving.launch(blocks, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        result = wiring.translate_result(client.predict(SENTENCE, "dot", 2, False, api_name="/translate"))
+        result = translate_result(client.predict(SENTENCE, "dot", 2, False, api_name="/translate"))
         expected = reference_translation(translator, SENTENCE, "dot", 2)
-        assert "beam size 2" in result["notice"] and wiring.output_text(result["output_words"]) == expected.text
+        assert "beam size 2" in result["notice"] and output_text(result["output_words"]) == expected.text
         assert result["baseline_text"] == reference_translation(translator, SENTENCE, BASELINE, 2).text
         np.testing.assert_allclose(
             result["heatmap"]["matrix"], expected.candidates[0].hypothesis.attention.numpy(), atol=1e-6
         )
-        empty = wiring.translate_result(client.predict("", "additive", 1, False, api_name="/translate"))
+        empty = translate_result(client.predict("", "additive", 1, False, api_name="/translate"))
         assert empty["notice"] == text.EMPTY_INPUT_MESSAGE
-        script = wiring.translate_result(
+        script = translate_result(
             client.predict("<script>alert(1)</script>", "additive", 1, False, api_name="/translate")
         )
         assert "<unk>" in "".join(span["token"] for span in script["highlight"])  # text, not escaped HTML

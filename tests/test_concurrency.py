@@ -28,7 +28,8 @@ from test_app import free_port, offline_app_env  # noqa: F401 (offline_app_env: 
 from attention_demo import evidence
 from attention_demo.model import Seq2Seq
 from attention_demo.translate import Translator
-from attention_demo.ui import concurrency, serving, wiring
+from attention_demo.ui import concurrency, serving
+from attention_demo.ui.client import translate_result
 from attention_demo.ui.tabs import live as live_tab
 from attention_demo.ui.views import AttentionDemo
 
@@ -236,7 +237,7 @@ def test_concurrent_clients_and_evidence_beside_a_real_server(demo: AttentionDem
         for request, answer in answers:
             expected = compared_alone if request == "compare" else alone[request]
             assert answer == expected, request
-        assert all(wiring.translate_result(a)["notice"].startswith("Translated") for r, a in answers if r != "compare")
+        assert all(translate_result(a)["notice"].startswith("Translated") for r, a in answers if r != "compare")
     finally:
         blocks.close()
 

@@ -144,7 +144,7 @@ def test_app_falls_back_to_the_bundled_models_when_the_hub_is_unreachable(tmp_pa
     from gradio_client import Client
     from test_app import free_port
 
-    from attention_demo.ui.wiring import output_text, translate_result
+    from attention_demo.ui.client import output_text, translate_result
 
     port = free_port()
     env = offline_env(GRADIO_SERVER_PORT=str(port), HF_ENDPOINT=UNREACHABLE_HUB, HF_HOME=str(tmp_path / "hf"))

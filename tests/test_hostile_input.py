@@ -29,7 +29,8 @@ from test_app import APP_ENV, free_port
 
 from attention_demo import hub
 from attention_demo.translate import Translator
-from attention_demo.ui import heatmap, serving, text, views, wiring
+from attention_demo.ui import heatmap, serving, text, views
+from attention_demo.ui.client import output_text, translate_result
 from attention_demo.ui.layout import Layout
 from attention_demo.ui.views import AttentionDemo
 
@@ -128,7 +129,7 @@ def test_translate_endpoint_answers_any_text(
         assert values[tab.notice] == views.text.EMPTY_INPUT_MESSAGE and values[tab.heatmap] is None
         return
     assert len(shown.text) <= views.MAX_INPUT_CHARS
-    assert wiring.output_text(values[tab.output_words]) and values[tab.baseline_text]
+    assert output_text(values[tab.output_words]) and values[tab.baseline_text]
     assert_heatmap_data(values[tab.heatmap])
     assert all(isinstance(token, str) and 0.0 <= weight <= 1.0 for token, weight in values[tab.highlight])
     assert all(isinstance(label, str) for label, _ in values[tab.hypothesis].choices)
@@ -214,11 +215,11 @@ def client(app: tuple[gr.Blocks, Layout]) -> Iterator[Any]:
 @given(text=hostile_text(surrogates=False))  # a client cannot send an unpaired surrogate as UTF-8
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_translate_api_answers_any_text(client: Any, text: str) -> None:
-    result = wiring.translate_result(client.predict(text, "dot", 2, False, api_name="/translate"))
+    result = translate_result(client.predict(text, "dot", 2, False, api_name="/translate"))
     assert_plain_notice(result["notice"])
     assert isinstance(result["baseline_text"], str)
     if text.strip():
-        assert wiring.output_text(result["output_words"]) and result["baseline_text"]
+        assert output_text(result["output_words"]) and result["baseline_text"]
         assert_heatmap_data(result["heatmap"])
         assert all(isinstance(span["token"], str) for span in result["highlight"])
 
@@ -227,9 +228,9 @@ def test_translate_api_answers_any_text(client: Any, text: str) -> None:
 @pytest.mark.parametrize("size", [100_000, 5_000_000])
 def test_oversized_requests_are_cut_with_a_notice(client: Any, size: int) -> None:
     sentence = ("Die kleine katze sieht den hund im park . " * (size // 40 + 1))[:size]
-    result = wiring.translate_result(client.predict(sentence, "additive", 5, False, api_name="/translate"))
+    result = translate_result(client.predict(sentence, "additive", 5, False, api_name="/translate"))
     assert f"{size:,} characters" in result["notice"] and "only the first" in result["notice"]
-    assert wiring.output_text(result["output_words"]) and result["baseline_text"]
+    assert output_text(result["output_words"]) and result["baseline_text"]
 
 
 @pytest.mark.slow

@@ -16,14 +16,14 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
 from attention_demo.evidence import ATTRIBUTION_METHODS as METHODS
-from attention_demo.tokenizer import EOS, WORD_MARK
 from attention_demo.ui import links, text
+from attention_demo.ui.client import TRANSLATE_OUTPUTS
 from attention_demo.ui.concurrency import CHEAP_EVENT, MODEL_EVENT
 from attention_demo.ui.layout import Layout
 from attention_demo.ui.tabs import live as live_tab
@@ -43,27 +43,8 @@ from attention_demo.ui.views import (
 
 logger = logging.getLogger(__name__)
 
-# The outputs of /translate, in order (the per-session state is not sent to API clients).
-TRANSLATE_OUTPUTS = (
-    "notice", "output_words", "baseline_text", "reference", "chrf", "beams", "hypothesis", "heatmap", "highlight",
-    "focus",
-)  # fmt: skip
 HYPOTHESIS_OUTPUTS = ("output_words", "heatmap", "highlight", "focus")
 FULL_LINK = "(query) => window.location.origin + window.location.pathname + query"  # the page's address + the view
-
-
-def translate_result(values: Sequence[Any]) -> dict[str, Any]:
-    """A ``/translate`` result (as ``gradio_client`` returns it) by output name (:data:`TRANSLATE_OUTPUTS`)."""
-    return dict(zip(TRANSLATE_OUTPUTS, values, strict=True))
-
-
-def output_text(words: Sequence[Any]) -> str:
-    """The attention model's translation from the ``output_words`` of a ``/translate`` result (spans as
-    ``(text, category)`` pairs in Python, ``{"token": ..., ...}`` dicts through ``gradio_client``): the spans joined,
-    without the ``</s>`` row and the bare word marks, whitespace normalised."""
-    tokens = [w["token"] if isinstance(w, dict) else w[0] for w in words or []]
-    joined = "".join(t for t in tokens if t.strip() != EOS).replace(WORD_MARK, "")
-    return " ".join(joined.split())
 
 
 def guarded(handler: Callable[..., dict], notice: gr.components.Component, what: str) -> Callable[..., dict]:
