@@ -121,7 +121,7 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
         """The opening result for every visitor (no model runs); a link's view is applied next (:func:`apply_link`)."""
         values = {tab.source: opening.shown.text if opening.shown else "", **translate_values(ui, opening)}
         params = dict(request.query_params) if request is not None else {}
-        if not params:
+        if not set(params) & set(links.KEYS.values()):  # no link (or only other parameters, e.g. a Space's __theme)
             return {**values, ui.pending_link: None}
         link, rejected = links.parse(params, demo.attention_types, list(METHODS), MAX_BEAM)
         if rejected:
