@@ -150,9 +150,11 @@ def wire(tab: LiveTab) -> None:
 
     train.notice = tab.status  # type: ignore[attr-defined]  # run() reports its own errors there (like wiring.guarded)
     outputs = [tab.status, tab.heatmap, tab.accuracy, tab.loss, tab.alignment]
+    # show_progress on the status box: a visitor waiting behind another run sees the queue position there, and the
+    # streamed map and curves are never covered by the progress overlay.
     event = tab.train.click(
         train, [tab.task, tab.length, tab.attention_type], outputs, concurrency_id=LIVE_GROUP,
-        concurrency_limit=LIVE_LIMIT, api_visibility="private", show_progress="minimal",
+        concurrency_limit=LIVE_LIMIT, api_visibility="private", show_progress="full", show_progress_on=[tab.status],
     )  # fmt: skip
 
     def stopped() -> dict:
