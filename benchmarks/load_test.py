@@ -132,10 +132,6 @@ def client_for(url: str) -> Callable[[], Client]:
     return lambda: Client(url, verbose=False)
 
 
-def translate(client: Client, text: str) -> None:
-    translate_request(client, text)
-
-
 def noop(client: Client, text: str) -> None:
     if client.predict(text, api_name="/noop") != text:
         raise RuntimeError("the no-op endpoint did not return its input")
@@ -184,10 +180,10 @@ def main() -> None:
         alone: dict[str, list[float]] = {name: [] for name in ("app", "noop", "raw app", "raw noop", "cached app")}
         raw, raw_noop = RawClient(url, "translate"), RawClient(noop_url, "noop")
         phases = (
-            (alone_texts, (("app", translate, client), ("noop", noop, noop_client))),
+            (alone_texts, (("app", translate_request, client), ("noop", noop, noop_client))),
             (raw_texts, (("raw app", lambda c, t: c.predict(t, "additive", 5, False), raw),
                          ("raw noop", lambda c, t: c.predict(t), raw_noop))),
-            ([SENTENCE_15_WORDS] * args.alone, (("cached app", translate, client),)),  # one sentence again and again
+            ([SENTENCE_15_WORDS] * args.alone, (("cached app", translate_request, client),)),  # one sentence, repeated
         )  # fmt: skip
         for phase_texts, calls in phases:
             for text in phase_texts:  # alternating: both see the same machine at the same moment
@@ -200,7 +196,7 @@ def main() -> None:
         app_pid = process.pid if process is not None else None
         with PeakMemory(app_pid) if app_pid is not None else contextlib.nullcontext() as memory:
             load["app"] = run_loaded(
-                client_for(url), translate, loaded_texts, args.users, args.requests, args.deadline, app_pid
+                client_for(url), translate_request, loaded_texts, args.users, args.requests, args.deadline, app_pid
             )
     finally:
         if process is not None:

@@ -7,6 +7,7 @@ environment variable is set), where a missing browser fails them: they hold the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -67,8 +68,9 @@ def app_url(app_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def browser(app_url: str) -> Iterator[Browser]:
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (the browser tests of every module use this)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -77,6 +79,12 @@ def browser(app_url: str) -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser(app_url: str) -> Iterator[Browser]:
+    with chromium_browser() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import pytest
-from test_app_browser import CHROMIUM, chromium_present  # noqa: F401 (autouse: Chromium there, or skip/fail)
+from test_app_browser import chromium_browser, chromium_present  # noqa: F401 (autouse: Chromium there, or skip/fail)
 
 from attention_demo.ui import heatmap, serving
 from benchmarks.app_server import free_port
-from scripts.screenshot import CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -72,14 +71,8 @@ def page_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(page_url: str) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 @pytest.fixture
