@@ -1,4 +1,4 @@
-"""Agreement between the attention of the two translation directions, as a loss (groundwork for issue 19).
+"""Agreement between the attention of the two translation directions: the loss, and the pair of models trained with it.
 
 A model that translates source -> target and one that translates target -> source read the same sentence pair; where
 both attend to the word pair ``(i, j)``, the two attention matrices should agree (agreement-based joint training,
@@ -12,12 +12,28 @@ word ``j``, column ``i``: target position ``i``)::
 Row ``i`` of ``A`` predicts the ``i``-th id of the target sequence (``tgt_out``, which ends with ``</s>``) and column
 ``i`` of ``B`` reads that same id as the backward encoder's input, so both index the same word; likewise ``j``.
 
-Nothing here trains yet: the training loop does not call it.
+:class:`AgreementPair` holds the two models (one per direction) that ``train.py --agreement_weight`` trains jointly:
+each with its own cross-entropy, plus ``agreement_weight * L`` (:func:`attention_demo.optimization.agreement_step`).
+No alignment labels are used: each direction's attention is the other's only teacher.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+from torch import nn
+
+from attention_demo.data import collate
+from attention_demo.decoder import DecoderOutput
+from attention_demo.model import Seq2Seq
+
+AGREEMENT_SUFFIX = "-agreement"  # the folder of a model trained with agreement: "general-agreement"
+
+
+def agreement_model_name(name: str) -> str:
+    """The folder name of score function ``name``'s agreement-trained model (``general`` -> ``general-agreement``)."""
+    return f"{name}{AGREEMENT_SUFFIX}"
 
 
 def word_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -66,3 +82,40 @@ def agreement_loss(
     difference = forward_attention - backward_attention.transpose(1, 2)  # (batch, T, S)
     squared = difference.float().pow(2).masked_fill(~cells, 0.0)  # float: bf16 weights lose the small differences
     return squared.sum() / cells.sum().clamp(min=1)
+
+
+@dataclass
+class PairOutput:
+    """The teacher-forced outputs of both directions on the same batch of sentence pairs."""
+
+    forward: DecoderOutput  # logits (batch, T, tgt_vocab), attention (batch, T, S)
+    backward: DecoderOutput  # logits (batch, S, src_vocab), attention (batch, S, T)
+
+
+def collate_both(batch: list[tuple[list[int], list[int]]]) -> dict[str, dict[str, torch.Tensor]]:
+    """Pairs of (source ids, target ids) -> ``{"forward": collate(pairs), "backward": collate(swapped pairs)}``.
+
+    Both sides end with ``</s>``, so the backward model's source is the forward target (``tgt_out``) and its
+    ``tgt_out`` is the forward source: the agreement loss's rows and columns index the same ids in both directions.
+    """
+    return {"forward": collate(batch), "backward": collate([(t, s) for s, t in batch])}
+
+
+class AgreementPair(nn.Module):
+    """A source -> target model and its target -> source twin, trained as one module (one optimizer, one checkpoint;
+    one ``forward`` so that several-GPU training wraps both)."""
+
+    def __init__(self, forward_model: Seq2Seq, backward_model: Seq2Seq) -> None:
+        super().__init__()
+        if not (forward_model.has_attention and backward_model.has_attention):
+            raise ValueError("Agreement training needs two attention models; the baseline has no attention.")
+        self.forward_model = forward_model
+        self.backward_model = backward_model
+
+    def forward(self, batch: dict[str, dict[str, torch.Tensor]]) -> PairOutput:
+        """Teacher-forced passes of both models on :func:`collate_both`'s batch."""
+        f, b = batch["forward"], batch["backward"]
+        return PairOutput(
+            forward=self.forward_model(f["src"], f["src_mask"], f["tgt_in"]),
+            backward=self.backward_model(b["src"], b["src_mask"], b["tgt_in"]),
+        )

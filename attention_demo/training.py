@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from attention_demo import cli
+from attention_demo.agreement import AgreementPair, agreement_model_name, collate_both
 from attention_demo.attention import ATTENTION_INITS
 from attention_demo.data import (
     BucketBatchSampler,
@@ -73,7 +74,7 @@ from attention_demo.model_repo import (
     tokenizer_filename,
     write_json_atomic,
 )
-from attention_demo.optimization import loss_function, train_step
+from attention_demo.optimization import agreement_step, loss_function, train_step
 from attention_demo.tokenizer import PAD_ID, SPECIAL_TOKENS, decode, pieces, train_tokenizer
 
 logger = logging.getLogger("attention_demo.training")
@@ -173,6 +174,23 @@ class TrainingArguments:
     context_gate: bool = field(
         default=False, metadata={"help": "a learned gate g_t scales the attention context, c_t <- g_t c_t"}
     )
+    agreement_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "> 0: train each attention model jointly with its --reverse_output_dir twin (the other direction), "
+            "adding this weight times their attention's disagreement (Cheng et al. 2016); saved as <name>-agreement",
+            "minimum": 0,
+            "resume_may_change": True,  # it changes only the -agreement models, whose checkpoints are their own
+        },
+    )
+    reverse_output_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "with --agreement_weight: the model repo folder of the other direction (its tokenizers must be "
+            "this run's)",
+            "resume_may_change": True,
+        },
+    )
     eval_beam_size: int = field(
         default=5,
         metadata={
@@ -235,6 +253,17 @@ def _combination_problem(args: TrainingArguments) -> str | None:
             f"--attention dot needs --decoder_hidden_size equal to 2 * --encoder_hidden_size "
             f"({2 * args.encoder_hidden_size}), got {args.decoder_hidden_size}; change a size or leave out dot"
         )
+    if args.agreement_weight > 0 and not args.reverse_output_dir:
+        return "--agreement_weight needs --reverse_output_dir, the model folder of the other direction"
+    if args.agreement_weight > 0 and BASELINE in args.attention:
+        return "--agreement_weight trains attention models only; leave baseline out of --attention"
+    if args.agreement_weight > 0 and args.push_to_hub:
+        return (
+            "--agreement_weight writes two folders; train without --push_to_hub, then push each folder to its own "
+            "Hub repo (attention_demo.hub.push_folder)"
+        )
+    if args.agreement_weight > 0 and args.null_slot:
+        return "--agreement_weight compares attention over the words; it cannot be combined with --null_slot"
     not_additive = [name for name in args.attention if name in ("dot", "general")]
     if args.attention_init == "bahdanau" and not_additive:
         return (
@@ -467,6 +496,54 @@ def attention_snapshot(model: Seq2Seq, sentences: list[str], src_tok: Tokenizer,
     return rows
 
 
+def record_epoch(
+    model: Seq2Seq,
+    name: str,
+    folder: Path,
+    data: TrainingData,
+    args: TrainingArguments,
+    state: dict,
+    epoch: int,
+    train_loss: float,
+    tokens_per_second: float,
+    epoch_seconds: float,
+    learning_rate: float,
+    device: torch.device,
+) -> None:
+    """After an epoch of model ``name``: validate it, add the history row (and attention snapshots) to ``state``, and
+    save it as ``<folder>/<name>`` when its validation BLEU is the best so far."""
+    val_loss, val_bleu = validate(model, data, args, device)
+    row = {
+        "epoch": epoch,
+        "train_loss": round(train_loss, 4),
+        "val_loss": round(val_loss, 4),
+        "val_perplexity": round(math.exp(min(val_loss, 50)), 2),
+        "val_bleu": val_bleu,
+        "tokens_per_second": round(tokens_per_second),
+        "epoch_seconds": round(epoch_seconds, 1),
+        "learning_rate": learning_rate,
+    }
+    state["history"].append(row)
+    state["train_seconds"] += epoch_seconds
+    if data.snapshot_sentences and model.has_attention:
+        translations = attention_snapshot(model, data.snapshot_sentences, data.src_tok, data.tgt_tok)
+        state["attention"].append({"epoch": epoch, "translations": translations})
+    logger.info(
+        "[%s] epoch %d/%d | train loss %.3f | val loss %.3f ppl %.1f | val BLEU (greedy) %.2f | %d tok/s | %.0f s",
+        name, epoch, args.num_train_epochs, row["train_loss"], val_loss, row["val_perplexity"], val_bleu,
+        row["tokens_per_second"], epoch_seconds,
+    )  # fmt: skip
+    if val_bleu > state["best_bleu"]:
+        state["best_bleu"], state["best_epoch"] = val_bleu, epoch
+        save_model(model, folder / name)
+        drop_stale_entries(folder, name)  # its evidence and alignment described the old weights
+
+
+def new_state() -> dict:
+    """The training state of a model before its first epoch (what a checkpoint's ``state`` holds)."""
+    return {"epoch": 0, "history": [], "attention": [], "train_seconds": 0.0, "best_bleu": -1.0, "best_epoch": 0}
+
+
 def train_model(name: str, args: TrainingArguments, accelerator: Accelerator, data: TrainingData) -> dict:
     """Train one model, keeping the best epoch (by validation BLEU) in ``<output_dir>/<name>``.
 
@@ -488,7 +565,7 @@ def train_model(name: str, args: TrainingArguments, accelerator: Accelerator, da
         optimizer, lr_lambda(steps_per_epoch * args.num_train_epochs, args.warmup_ratio)
     )
 
-    state = {"epoch": 0, "history": [], "attention": [], "train_seconds": 0.0, "best_bleu": -1.0, "best_epoch": 0}
+    state = new_state()
     if args.resume_from_checkpoint:
         resumed = load_checkpoint(args.output_dir, name, model, optimizer, scheduler)
         if resumed is not None:
@@ -512,32 +589,13 @@ def train_model(name: str, args: TrainingArguments, accelerator: Accelerator, da
         epoch_seconds = time.perf_counter() - started
 
         if accelerator.is_main_process:
-            val_loss, val_bleu = validate(unwrapped, data, args, accelerator.device)
-            row = {
-                "epoch": epoch,
-                "train_loss": round(loss_sum / tokens, 4),
-                "val_loss": round(val_loss, 4),
-                "val_perplexity": round(math.exp(min(val_loss, 50)), 2),
-                "val_bleu": val_bleu,
-                "tokens_per_second": round(tokens / epoch_seconds),
-                "epoch_seconds": round(epoch_seconds, 1),
-                "learning_rate": scheduler.get_last_lr()[0],
-            }
-            state["history"].append(row)
-            state["train_seconds"] += epoch_seconds
-            if data.snapshot_sentences and unwrapped.has_attention:
-                translations = attention_snapshot(unwrapped, data.snapshot_sentences, data.src_tok, data.tgt_tok)
-                state["attention"].append({"epoch": epoch, "translations": translations})
-            logger.info(
-                "[%s] epoch %d/%d | train loss %.3f | val loss %.3f ppl %.1f | val BLEU (greedy) %.2f | %d tok/s "
-                "| %.0f s",
-                name, epoch, args.num_train_epochs, row["train_loss"], val_loss, row["val_perplexity"], val_bleu,
-                row["tokens_per_second"], epoch_seconds,
+            learning_rate = scheduler.get_last_lr()[0]
+            speed = tokens / epoch_seconds
+            folder = Path(args.output_dir)
+            record_epoch(
+                unwrapped, name, folder, data, args, state, epoch, loss_sum / tokens, speed, epoch_seconds,
+                learning_rate, accelerator.device,
             )  # fmt: skip
-            if val_bleu > state["best_bleu"]:
-                state["best_bleu"], state["best_epoch"] = val_bleu, epoch
-                save_model(unwrapped, Path(args.output_dir) / name)
-                drop_stale_entries(args.output_dir, name)  # its evidence and alignment described the old weights
             state["epoch"] = epoch
             checkpoint = {
                 "model": unwrapped.state_dict(),
@@ -549,6 +607,121 @@ def train_model(name: str, args: TrainingArguments, accelerator: Accelerator, da
             save_checkpoint(args.output_dir, name, checkpoint)
         accelerator.wait_for_everyone()
     return state
+
+
+def train_pair_epoch(
+    pair: torch.nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    accelerator: Accelerator,
+    args: TrainingArguments,
+    description: str,
+) -> dict[str, float]:
+    """One pass of :func:`~attention_demo.optimization.agreement_step` over the batches of
+    :func:`~attention_demo.agreement.collate_both`.
+
+    Returns, over all processes: each direction's loss summed over its target tokens and its token count
+    (``forward_loss_sum``, ``forward_tokens``, ``backward_loss_sum``, ``backward_tokens``) and the mean agreement
+    term per batch (``agreement``).
+    """
+    pair.train()
+    loss_fn = loss_function(args.label_smoothing)
+    sums = torch.zeros(6, device=accelerator.device)
+    disable = not accelerator.is_local_main_process
+    for batch in tqdm(loader, desc=description, disable=disable, mininterval=5, leave=False):
+        forward_loss, backward_loss, agreement = agreement_step(
+            pair, optimizer, batch, loss_fn, args.agreement_weight, args.max_grad_norm, scheduler, accelerator
+        )
+        forward_tokens = (batch["forward"]["tgt_out"] != PAD_ID).sum()
+        backward_tokens = (batch["backward"]["tgt_out"] != PAD_ID).sum()
+        sums += torch.stack([
+            forward_loss * forward_tokens, forward_tokens.float(), backward_loss * backward_tokens,
+            backward_tokens.float(), agreement, torch.ones((), device=sums.device),
+        ])  # fmt: skip
+    sums = accelerator.reduce(sums, "sum").tolist()
+    keys = ("forward_loss_sum", "forward_tokens", "backward_loss_sum", "backward_tokens")
+    return {**dict(zip(keys, sums[:4], strict=True)), "agreement": sums[4] / max(sums[5], 1.0)}
+
+
+def train_agreement_pair(
+    name: str,
+    args: TrainingArguments,
+    reverse_args: TrainingArguments,
+    accelerator: Accelerator,
+    data: TrainingData,
+    reverse_data: TrainingData,
+) -> tuple[dict, dict]:
+    """Train score function ``name`` in both directions at once with the agreement term (``--agreement_weight``).
+
+    The two models start from the seed as :func:`train_model`'s do, see the same batches (each pair read both ways),
+    and share one optimizer, schedule and checkpoint (``<output_dir>/checkpoints/<name>-agreement.pt``). Each
+    direction keeps its own best epoch (by its validation BLEU) as ``<name>-agreement`` in its own folder. Returns
+    the two directions' states (as :func:`train_model`'s; their ``train_seconds`` is the joint training's).
+    """
+    pair_name = agreement_model_name(name)
+    set_seed(args.seed)
+    pair = AgreementPair(
+        Seq2Seq(model_config(name, args, data)), Seq2Seq(model_config(name, reverse_args, reverse_data))
+    )
+    optimizer = torch.optim.AdamW(pair.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    sampler = BucketBatchSampler(
+        data.train_pairs.lengths(), args.per_device_train_batch_size, shuffle=True, seed=args.seed
+    )
+    train_loader = DataLoader(data.train_pairs, batch_sampler=sampler, collate_fn=collate_both)
+    steps_per_epoch = math.ceil(len(sampler) / accelerator.num_processes)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(steps_per_epoch * args.num_train_epochs, args.warmup_ratio)
+    )
+
+    state = {"epoch": 0, "forward": new_state(), "backward": new_state()}
+    if args.resume_from_checkpoint:
+        resumed = load_checkpoint(args.output_dir, pair_name, pair, optimizer, scheduler)
+        if resumed is not None:
+            state = resumed
+            where = checkpoint_file(args.output_dir, pair_name)
+            accelerator.print(f"[{pair_name}] resumed from {where} after epoch {state['epoch']}")
+
+    prepared, optimizer, train_loader = accelerator.prepare(pair, optimizer, train_loader)
+    unwrapped: AgreementPair = accelerator.unwrap_model(prepared)
+    directions = (
+        (unwrapped.forward_model, args, data, "forward"),
+        (unwrapped.backward_model, reverse_args, reverse_data, "backward"),
+    )
+
+    for epoch in range(state["epoch"] + 1, args.num_train_epochs + 1):
+        sampler.set_epoch(epoch)
+        train_loader.set_epoch(epoch)  # as in train_model
+        set_seed(args.seed + epoch, device_specific=True)
+        started = time.perf_counter()
+        sums = train_pair_epoch(
+            prepared, train_loader, optimizer, scheduler, accelerator, args, f"{pair_name} epoch {epoch}"
+        )
+        epoch_seconds = time.perf_counter() - started
+
+        if accelerator.is_main_process:
+            for model, direction_args, direction_data, key in directions:
+                loss_sum, tokens = sums[f"{key}_loss_sum"], sums[f"{key}_tokens"]
+                folder = Path(direction_args.output_dir)
+                record_epoch(
+                    model, pair_name, folder, direction_data, args, state[key], epoch, loss_sum / tokens,
+                    tokens / epoch_seconds, epoch_seconds, scheduler.get_last_lr()[0], accelerator.device,
+                )  # fmt: skip
+                state[key]["history"][-1]["agreement"] = round(sums["agreement"], 5)
+                state[key]["epoch"] = epoch
+            logger.info("[%s] epoch %d agreement term %.5f", pair_name, epoch, sums["agreement"])
+            state["epoch"] = epoch
+            checkpoint = {
+                "model": unwrapped.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "config": dataclasses.asdict(unwrapped.forward_model.config),
+                "reverse_config": dataclasses.asdict(unwrapped.backward_model.config),
+                "state": state,
+            }
+            save_checkpoint(args.output_dir, pair_name, checkpoint)
+        accelerator.wait_for_everyone()
+    return state["forward"], state["backward"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -674,30 +847,80 @@ def start_accelerator(mixed_precision: str) -> Accelerator:
     return accelerator
 
 
+def reverse_arguments(args: TrainingArguments) -> TrainingArguments:
+    """The arguments of the other direction of an agreement run: languages swapped, ``--reverse_output_dir`` as the
+    output folder (and this run's folder as its reverse)."""
+    return dataclasses.replace(
+        args,
+        source_lang=args.target_lang,
+        target_lang=args.source_lang,
+        output_dir=args.reverse_output_dir,
+        reverse_output_dir=args.output_dir,
+    )
+
+
+def check_same_tokenizers(data: TrainingData, reverse_data: TrainingData, reverse_dir: str) -> None:
+    """Agreement compares the two directions token by token: both folders must tokenize each language alike."""
+    if data.src_tok.to_str() != reverse_data.tgt_tok.to_str() or data.tgt_tok.to_str() != reverse_data.src_tok.to_str():
+        raise cli.CommandLineError(
+            f"--reverse_output_dir {reverse_dir} holds other tokenizers than this run's. Train both directions with "
+            "the same --vocab_size on the same data (or delete its tokenizer files so that this run writes them)."
+        )
+
+
+def finish_folder(args: TrainingArguments, data: TrainingData, metrics: dict) -> None:
+    """The files a folder gets once its models are written: the app's test examples and the model card."""
+    output = Path(args.output_dir)
+    examples = test_examples(data.test, args.num_test_examples, args.seed, args.source_lang, args.target_lang)
+    write_json_atomic(output / TEST_EXAMPLES_FILE, examples)
+    build_model_card(metrics, args.hub_model_id or output.name).save(output / MODEL_CARD_FILE)
+
+
 def run(args: TrainingArguments) -> dict | None:
-    """Train every model in ``args.attention``, evaluate on the test split and write the model repo.
+    """Train every model in ``args.attention``, evaluate on the test split and write the model repo; with
+    ``--agreement_weight``, train each in both directions jointly (:func:`train_agreement_pair`) and write both repos.
 
     Returns the metrics dict on the main process (None elsewhere).
     """
     check_output_dir(args)
+    reverse_args = reverse_arguments(args) if args.agreement_weight > 0 else None
+    if reverse_args is not None:
+        check_output_dir(reverse_args)
     accelerator = start_accelerator(args.mixed_precision)
     started = time.time()
     data = load_data(args, accelerator)
     record_settings(args, accelerator)
-    header = metrics_header(args, accelerator, data)
-    output = Path(args.output_dir)
-    metrics: dict = {}
+    directions = [(args, data)]
+    if reverse_args is not None:
+        reverse_data = load_data(reverse_args, accelerator)
+        check_same_tokenizers(data, reverse_data, reverse_args.output_dir)
+        directions.append((reverse_args, reverse_data))
+    metrics: dict[str, dict] = {}
     for name in args.attention:
-        state = train_model(name, args, accelerator, data)
-        if accelerator.is_main_process:  # written after every model: a crash later loses nothing already measured
-            model_metrics = evaluate_on_test(name, args, accelerator, data, state)
-            metrics = write_model_files(output, name, state, model_metrics, header, data.snapshot_sentences)
+        if reverse_args is None:
+            states = [train_model(name, args, accelerator, data)]
+            model_name = name
+        else:
+            states = list(train_agreement_pair(name, args, reverse_args, accelerator, data, reverse_data))
+            model_name = agreement_model_name(name)
+        if not accelerator.is_main_process:
+            continue
+        for (direction_args, direction_data), state in zip(directions, states, strict=True):
+            # written after every model: a crash later loses nothing already measured
+            model_metrics = evaluate_on_test(model_name, direction_args, accelerator, direction_data, state)
+            if reverse_args is not None:
+                model_metrics["agreement_weight"] = args.agreement_weight
+            header = metrics_header(direction_args, accelerator, direction_data)
+            metrics[direction_args.output_dir] = write_model_files(
+                Path(direction_args.output_dir), model_name, state, model_metrics, header,
+                direction_data.snapshot_sentences,
+            )  # fmt: skip
     if not accelerator.is_main_process:
         return None
-    examples = test_examples(data.test, args.num_test_examples, args.seed, args.source_lang, args.target_lang)
-    write_json_atomic(output / TEST_EXAMPLES_FILE, examples)
-    build_model_card(metrics, args.hub_model_id or output.name).save(output / MODEL_CARD_FILE)
-    logger.info("wrote %s in %.0f s", output, time.time() - started)
+    for direction_args, direction_data in directions:
+        finish_folder(direction_args, direction_data, metrics[direction_args.output_dir])
+        logger.info("wrote %s in %.0f s", direction_args.output_dir, time.time() - started)
+    output = Path(args.output_dir)
     logger.info(
         "corpus evidence (gradient x input, Integrated Gradients, occlusion, agreement): "
         "python -m attention_demo.evidence --model %s --dataset_name %s",
@@ -706,7 +929,7 @@ def run(args: TrainingArguments) -> dict | None:
     )
     if args.push_to_hub:
         push_repo(args, output)
-    return metrics
+    return metrics[args.output_dir]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -378,3 +378,56 @@ def test_retraining_a_model_drops_its_stale_evidence_and_alignment(
     after = json.loads(path.read_text())
     for section in ("evidence", "alignment"):
         assert after[section]["models"] == {"dot": {"old": 2}}, section
+
+
+# --- agreement training: both directions at once ---------------------------------------------------------------------
+
+
+def test_agreement_training_writes_both_directions(
+    tmp_path: Path, run_tiny_training: Callable[..., dict | None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--agreement_weight`` trains ``general`` de->en and en->de jointly: each folder gets its own
+    ``general-agreement`` model (its own languages, loadable, translating), scored in its metrics.json with the
+    weight, and history rows with the agreement term; a resumed run continues the pair's one checkpoint."""
+    caplog.set_level(logging.INFO, logger="attention_demo.training")
+    forward, backward = tmp_path / "de-en", tmp_path / "en-de"
+    args = ("--attention", "general", "--agreement_weight", "5", "--reverse_output_dir", str(backward))
+    metrics = run_tiny_training(forward, *args, "--num_train_epochs", "1")
+    assert metrics is not None and set(metrics["models"]) == {"general-agreement"}
+    for folder, (source, target) in ((forward, ("de", "en")), (backward, ("en", "de"))):
+        written = read_json(folder / "metrics.json")
+        assert (written["source_lang"], written["target_lang"]) == (source, target)
+        entry = written["models"]["general-agreement"]
+        assert entry["agreement_weight"] == 5 and entry["bleu"] >= 0
+        model = load_model(folder, "general-agreement")
+        assert (model.config.attention_type, model.config.source_lang, model.config.target_lang) == (
+            "general",
+            source,
+            target,
+        )
+        (row,) = read_json(folder / "history.json")["general-agreement"]
+        assert row["agreement"] > 0
+        assert (folder / "README.md").is_file() and (folder / "test_examples.json").is_file()
+    assert (forward / "checkpoints" / "general-agreement.pt").is_file()
+    assert not (backward / "checkpoints" / "general-agreement.pt").exists()
+
+    run_tiny_training(forward, *args, "--num_train_epochs", "2", "--resume_from_checkpoint")
+    for folder in (forward, backward):  # epoch 1's row came from the checkpoint: only epoch 2 was trained
+        assert [row["epoch"] for row in read_json(folder / "history.json")["general-agreement"]] == [1, 2]
+    assert caplog.text.count("[general-agreement] epoch 1/") == 2  # one line per direction, in the first run only
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--agreement_weight", "1"), "needs --reverse_output_dir"),
+        (("--agreement_weight", "1", "--reverse_output_dir", "x", "--attention", "baseline"), "leave baseline out"),
+        (("--agreement_weight", "1", "--reverse_output_dir", "x", "--attention", "dot", "--null_slot"), "cannot be"),
+    ],
+)
+def test_agreement_arguments_that_do_not_fit_are_refused(
+    extra: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        training.parse_args(["--output_dir", "out", *extra])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
