@@ -174,6 +174,22 @@ def tiny_model_folder(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Pa
     return output
 
 
+TINY_REVERSE_MODELS = ["general", "baseline"]  # what tiny_reverse_folder holds
+
+
+@pytest.fixture(scope="session")
+def tiny_reverse_folder(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Path:
+    """The other direction of ``tiny_model_folder``: en->de models (``TINY_REVERSE_MODELS``) with the same tokenizers
+    (the same data and vocabulary size), written once per session by a real ``python train.py``."""
+    output = tmp_path_factory.mktemp("tiny-models") / "tiny-en-de"
+    argv = ["--dataset_name", str(tiny_dataset), "--output_dir", str(output), *TINY_MODEL_ARGS]
+    argv += ["--num_test_examples", str(TINY_TEST_EXAMPLES), "--source_lang", "en", "--target_lang", "de"]
+    result = run_subprocess([sys.executable, "train.py", *argv, "--attention", *TINY_REVERSE_MODELS])
+    if result.returncode != 0:
+        pytest.fail(f"train.py failed with exit code {result.returncode}:\n{result.stderr[-5000:]}")
+    return output
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Unit-test fixtures (test_attention, test_encoder, test_decoder, test_model, test_decoding, test_learning): tiny
 # seeded models built directly from a ModelConfig, and random id sequences in the model's input format.

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from attention_demo.alignment import (
+    agreed_links,
     alignment_scores,
     attention_links,
     diagonal_links,
@@ -19,6 +20,8 @@ from attention_demo.alignment import (
     sentence_links,
     summarise,
     teacher_forced_attention,
+    transposed,
+    two_way_links,
     word_aligner,
     words,
 )
@@ -85,6 +88,23 @@ def test_grow_diag_final_and_breaks_ties_as_moses_symal() -> None:
     forward = {(0, 1), (1, 0), (2, 0)}
     reverse = {(0, 1), (1, 1), (2, 0)}
     assert grow_diag_final_and(forward, reverse) == {(0, 1), (2, 0), (1, 0)}
+
+
+def test_two_way_links_by_hand() -> None:
+    """The de->en model links (de word, en word); its en->de twin links (en word, de word). The forward model links
+    en 0-3 to de 0, 1, 2 and wrongly 0; the twin links de 0-3 to en 0-3. Transposed, the twin's links are
+    {(0, 0), (1, 1), (2, 2), (3, 3)}; the intersection is (0, 0), (1, 1), (2, 2); grow-diag adds (3, 3), the diagonal
+    neighbour of (2, 2) with both words unaligned; then (0, 3) aligns no unaligned word and final-and skips it: the
+    forward model's wrong link is outvoted."""
+    forward = {(0, 0), (1, 1), (2, 2), (0, 3)}
+    backward = {(0, 0), (1, 1), (2, 2), (3, 3)}  # (en word, de word)
+    assert transposed({(0, 1), (2, 3)}) == {(1, 0), (3, 2)}
+    assert agreed_links(forward, backward) == {(0, 0), (1, 1), (2, 2)}
+    assert two_way_links(forward, backward) == {(0, 0), (1, 1), (2, 2), (3, 3)}
+    # A link only one direction makes, whose words stay unaligned, is kept by final-and.
+    assert two_way_links({(0, 0), (4, 6)}, {(0, 0)}) == {(0, 0), (4, 6)}
+    # The twin's links are read transposed: its (0, 1) is the forward (1, 0), not (0, 1).
+    assert agreed_links({(0, 1)}, {(0, 1)}) == set() and agreed_links({(1, 0)}, {(0, 1)}) == {(1, 0)}
 
 
 def test_diagonal_links() -> None:

@@ -15,6 +15,7 @@ import pytest
 from conftest import TINY_MODELS, run_subprocess, teacher_forced
 from huggingface_hub import ModelCard
 
+from attention_demo.alignment import alignment_scores, two_way_links
 from attention_demo.inspection import word_spans
 from attention_demo.model import BASELINE
 from attention_demo.model_card import build_model_card
@@ -130,3 +131,63 @@ def test_ablation_rows_other_sections_and_the_card_survive(aligned: Path, tiny_m
     assert "## Does attention align words?" in card.text
     for name, numbers in metrics["alignment"]["models"].items():
         assert f"| {name} | {numbers['reference']['aer']} |" in card.text
+
+
+@pytest.fixture(scope="module")
+def two_way(tmp_path_factory: pytest.TempPathFactory, tiny_model_folder: Path, tiny_reverse_folder: Path,
+            tiny_dataset: Path) -> Path:  # fmt: skip
+    """A copy of the tiny de->en folder after the alignment command ran on it with ``--reverse_model`` (the tiny
+    en->de folder, whose only attention model is ``general``)."""
+    folder = tmp_path_factory.mktemp("alignment-two-way") / "models"
+    shutil.copytree(tiny_model_folder, folder, ignore=shutil.ignore_patterns("checkpoints"))
+    command = [sys.executable, "-m", "attention_demo.alignment", "--model", str(folder), "--beam_size", "2"]
+    result = run_subprocess(
+        [*command, "--dataset_name", str(tiny_dataset), "--reverse_model", str(tiny_reverse_folder)]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "two-way AER" in result.stdout
+    return folder
+
+
+def test_two_way_aer_recomputed_from_both_directions(
+    two_way: Path, tiny_reverse_folder: Path, tiny_dataset: Path
+) -> None:
+    """Only ``general`` has a twin in the en->de folder, so only it gets ``reverse`` and ``two_way``. Reading each
+    test pair both ways by teacher forcing, linking each word by hand in each direction, transposing the twin's links
+    and symmetrising them with grow-diag-final-and gives the stored scores (and the twin's own AER against the same,
+    transposed, aligner links)."""
+    models = read_json(two_way / METRICS_FILE)["alignment"]["models"]
+    assert {name for name, numbers in models.items() if "two_way" in numbers} == {"general"}
+    forward_translator, backward_translator = (
+        Translator(two_way, ["general"]),
+        Translator(tiny_reverse_folder, ["general"]),
+    )
+    de_tok, en_tok = forward_translator.src_tokenizer, forward_translator.tgt_tokenizer
+    test = [json.loads(line) for line in (tiny_dataset / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = read_json(two_way / ALIGNMENT_LINKS_FILE)["sentences"]
+    combined, backward_links, gold = [], [], []
+    for pair, row in zip(test, rows, strict=True):
+        de_ids, en_ids = forward_translator.source_ids(pair["de"])[0], encode(en_tok, pair["en"])
+        _, attention = teacher_forced(forward_translator.models["general"], de_ids, en_ids)
+        forward = links_by_hand(attention.numpy(), pieces(de_tok, de_ids), pieces(en_tok, en_ids))
+        en_src, de_ref = backward_translator.source_ids(pair["en"])[0], encode(de_tok, pair["de"])
+        _, attention = teacher_forced(backward_translator.models["general"], en_src, de_ref)
+        backward = links_by_hand(attention.numpy(), pieces(en_tok, en_src), pieces(de_tok, de_ref))
+        combined.append(two_way_links(forward, backward))
+        backward_links.append({(i, j) for j, i in backward})  # as (de word, en word)
+        gold.append({tuple(int(k) for k in link.split("-")) for link in row["links"].split()})
+    stored = models["general"]
+    assert stored["two_way"]["mismatched"] == 0
+    for key, value in alignment_scores(combined, gold).items():
+        assert stored["two_way"][key] == pytest.approx(value, abs=1e-4), key
+    assert stored["reverse"]["aer"] == pytest.approx(alignment_scores(backward_links, gold)["aer"], abs=1e-4)
+
+
+def test_a_reverse_folder_of_the_same_direction_is_refused(
+    tiny_model_folder: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_model_folder, folder, ignore=shutil.ignore_patterns("checkpoints"))
+    command = [sys.executable, "-m", "attention_demo.alignment", "--model", str(folder), "--dataset_name"]
+    result = run_subprocess([*command, str(tiny_dataset), "--reverse_model", str(tiny_model_folder)])
+    assert result.returncode == 1 and "give the folder of the other direction" in result.stderr

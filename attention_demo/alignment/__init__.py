@@ -6,8 +6,9 @@ A heatmap *looks* like a word alignment; this package measures whether it is one
   :func:`sentence_links`, :func:`teacher_forced_attention`), a word aligner's links (:func:`word_aligner`: eflomal,
   Östling & Tiedemann 2016, a Bayesian HMM aligner, run both ways and symmetrised with :func:`grow_diag_final_and`,
   Koehn et al. 2005), and their scores: precision, recall, AER = 1 - F1 (:func:`alignment_scores`), the ``</s>``
-  sink (:func:`summarise`) and a straight diagonal as the floor (:func:`diagonal_links`). The app uses it to draw and
-  score one sentence.
+  sink (:func:`summarise`) and a straight diagonal as the floor (:func:`diagonal_links`); a model's links and its
+  other-direction twin's, symmetrised (:func:`two_way_links`) or intersected (:func:`agreed_links`). The app uses it to
+  draw and score one sentence.
 - :mod:`~attention_demo.alignment.command`: the corpus command (:func:`evaluate_folder`), which writes
   ``metrics.json["alignment"]`` and ``alignment_links.json`` (the test references' links, so that the app can draw
   them and the reference scores can be recomputed without the aligner)::
@@ -23,6 +24,7 @@ from attention_demo.alignment.links import (
     BATCH_SIZE,
     AttentionLinks,
     Links,
+    agreed_links,
     alignment_scores,
     attention_links,
     diagonal_links,
@@ -32,6 +34,8 @@ from attention_demo.alignment.links import (
     sentence_links,
     summarise,
     teacher_forced_attention,
+    transposed,
+    two_way_links,
     word_aligner,
     words,
 )
@@ -42,6 +46,7 @@ __all__ = [
     "BATCH_SIZE",
     "AttentionLinks",
     "Links",
+    "agreed_links",
     "alignment_scores",
     "attention_links",
     "diagonal_links",
@@ -53,6 +58,8 @@ __all__ = [
     "sentence_links",
     "summarise",
     "teacher_forced_attention",
+    "transposed",
+    "two_way_links",
     "word_aligner",
     "words",
 ]

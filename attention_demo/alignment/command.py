@@ -3,7 +3,8 @@
     python -m attention_demo.alignment --model models/multi30k-de-en --dataset_name ../shared/data/multi30k
 
 Writes ``metrics.json["alignment"]`` (AER, precision, recall and the ``</s>`` sink per model, on the test references
-and on each model's own translations, and a straight diagonal's scores), ``alignment_links.json`` (the aligner's
+and on each model's own translations, and a straight diagonal's scores; with ``--reverse_model``, the folder of the
+other direction, also each model's twin there and the two-way links of both), ``alignment_links.json`` (the aligner's
 links for the test references: the app draws them on the heatmap) and refreshes the model card. The word aligner
 (eflomal, GPL-3.0) is an optional evaluation extra: ``pip install eflomal==2.0.0``; the app never imports it.
 """
@@ -15,21 +16,30 @@ import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attention_demo import cli
 from attention_demo.alignment.links import (
+    AttentionLinks,
+    Links,
     alignment_scores,
     diagonal_links,
     format_pharaoh,
     sentence_links,
     summarise,
     teacher_forced_attention,
+    transposed,
+    two_way_links,
     word_aligner,
     words,
 )
 from attention_demo.cli import DEFAULT_BEAM_SIZE
 from attention_demo.model_repo import ALIGNMENT_KEY, write_alignment_links, write_metrics_section
 from attention_demo.tokenizer import pieces
+
+if TYPE_CHECKING:
+    from attention_demo.data import ParallelCorpus
+    from attention_demo.translate import Translator
 
 
 def evaluate_folder(
@@ -39,8 +49,13 @@ def evaluate_folder(
     beam_size: int = DEFAULT_BEAM_SIZE,
     max_samples: int | None = None,
     dataset_config_name: str | None = None,
+    reverse_folder: str | Path | None = None,
 ) -> dict:
     """Alignment scores of every attention model of ``folder`` on the test split; stored in ``metrics.json``.
+
+    With ``reverse_folder`` (the models of the other direction, same tokenizers), every model that has a twin of the
+    same name there also gets ``reverse`` (the twin's links on the same test pairs, read target -> source, against the
+    same aligner links) and ``two_way`` (both directions' links symmetrised, :func:`two_way_links`).
 
     For each model: on the reference (teacher-forced) and on its own beam-search translation. The aligner reads the
     training split, the test references and every model's translations in one run. Writes ``alignment_links.json``
@@ -56,6 +71,15 @@ def evaluate_folder(
 
     started = time.perf_counter()
     translator = Translator(folder, list(names) if names else None)
+    reverse = Translator(reverse_folder) if reverse_folder is not None else None
+    if reverse is not None and (reverse.source_lang, reverse.target_lang) != (
+        translator.target_lang,
+        translator.source_lang,
+    ):
+        raise cli.CommandLineError(
+            f"--reverse_model {reverse_folder} translates {reverse.source_lang}->{reverse.target_lang}, not "
+            f"{translator.target_lang}->{translator.source_lang}; give the folder of the other direction."
+        )
     models = {name: model for name, model in translator.models.items() if model.has_attention}
     src_tok, tgt_tok = translator.src_tokenizer, translator.tgt_tokenizer
     data = load_parallel_data(
@@ -116,6 +140,8 @@ def evaluate_folder(
                 [diagonal_links(len(t), len(s)) for s, t in hypothesis_pairs[name]], gold_hypotheses[name]
             ),
         }
+        if reverse is not None and name in reverse.models:
+            result["models"][name].update(two_way_scores(reverse, name, test, test_pairs, on_reference, gold_reference))
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["aligner_seconds"] = round(aligner_seconds, 1)
 
@@ -132,6 +158,43 @@ def evaluate_folder(
     return written
 
 
+def two_way_scores(
+    reverse: Translator,
+    name: str,
+    test: ParallelCorpus,
+    test_pairs: Sequence[tuple[list[str], list[str]]],
+    forward_links: Sequence[AttentionLinks],
+    gold: Sequence[Links],
+) -> dict:
+    """The scores of model ``name``'s twin in the other direction (``reverse``) on the same test pairs, read the other
+    way (its source: each pair's target), and of both directions' links symmetrised (:func:`two_way_links`).
+
+    A pair whose words the twin's tokenizers split otherwise than the forward folder's (never with the same tokenizer
+    files) keeps only its forward links; ``mismatched`` counts them.
+    """
+    from attention_demo.tokenizer import encode
+
+    model = reverse.models[name]
+    sources = [reverse.source_ids(text)[0] for text in test.target]
+    references = [encode(reverse.tgt_tokenizer, text) for text in test.source]
+    attention = teacher_forced_attention(model, sources, references)
+    backward, two_way, mismatched = [], [], 0
+    for a, src, ref, (source_words, target_words), forward in zip(
+        attention, sources, references, test_pairs, forward_links, strict=True
+    ):
+        src_pieces, ref_pieces = pieces(reverse.src_tokenizer, src), pieces(reverse.tgt_tokenizer, ref)
+        links = sentence_links(a, src_pieces, ref_pieces)
+        if (words(src_pieces), words(ref_pieces)) != (target_words, source_words):
+            mismatched += 1
+            links = AttentionLinks(set(), 0, 0, links.words)
+        backward.append(links)
+        two_way.append(two_way_links(forward.links, links.links))
+    return {
+        "reverse": summarise(backward, [transposed(g) for g in gold]),
+        "two_way": {**alignment_scores(two_way, gold), "mismatched": mismatched},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """The alignment command line; returns its exit status (usage errors exit with 2)."""
     parser = cli.corpus_command_parser(
@@ -141,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         samples="test sentences",
     )
     cli.add_beam_size_argument(parser, "beam of the own translations")
+    parser.add_argument(
+        "--reverse_model",
+        help="the model folder of the other direction (same tokenizers): adds each twin's AER and the two-way "
+        "(grow-diag-final-and) AER of both directions",
+    )
     args = parser.parse_args(argv)
     written = "the alignment (metrics.json, alignment_links.json)"
     # ImportError: the optional aligner is not installed (the message says what to install).
@@ -150,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
 def _command(args: argparse.Namespace, folder: Path) -> int:
     """``main`` once the folder and the dataset are checked: compute, store and print."""
     result = evaluate_folder(
-        folder, args.dataset_name, args.names, args.beam_size, args.max_samples, args.dataset_config_name
-    )
+        folder, args.dataset_name, args.names, args.beam_size, args.max_samples, args.dataset_config_name,
+        args.reverse_model,
+    )  # fmt: skip
     print(f"diagonal: AER {result['diagonal']['aer']}")
     for name, numbers in result["models"].items():
         ref, own = numbers["reference"], numbers["translation"]
@@ -159,5 +228,7 @@ def _command(args: argparse.Namespace, folder: Path) -> int:
             f"{name}: reference AER {ref['aer']} (P {ref['precision']}, R {ref['recall']}), "
             f"</s> sink {ref['eos_sink']}, null {ref['null']}; own translation AER {own['aer']}, sink {own['eos_sink']}"
         )
+        if "two_way" in numbers:
+            print(f"  reverse twin AER {numbers['reverse']['aer']}; two-way AER {numbers['two_way']['aer']}")
     print(f"{result['num_sentences']} sentences in {result['seconds']} s; written to {folder}/metrics.json")
     return 0

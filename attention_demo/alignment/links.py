@@ -13,6 +13,10 @@ word an aligner leaves unaligned. These links ``A`` are compared with the links 
 - a straight diagonal (target word ``i`` -> source word ``round(i * S / T)``) as the floor any alignment should beat
   (:func:`diagonal_links`).
 
+- two-way links (:func:`two_way_links`): a model's links and those of its twin that translates the other way, read on
+  the same sentence pair and symmetrised with grow-diag-final-and, as statistical aligners combine their two
+  directions; their intersection (:func:`agreed_links`) is where both directions agree.
+
 ``G`` comes from eflomal (:func:`word_aligner`), symmetrised with :func:`grow_diag_final_and`. Links are
 ``(source word, target word)`` index pairs, written in the Pharaoh format ``"j-i"`` (source first).
 """
@@ -169,6 +173,23 @@ def grow_diag_final_and(forward: Links, reverse: Links) -> Links:
                 aligned_source.add(j)
                 aligned_target.add(i)
     return alignment
+
+
+def transposed(links: Links) -> Links:
+    """The links of the other direction in this direction's coordinates: ``(j, i)`` -> ``(i, j)``."""
+    return {(i, j) for j, i in links}
+
+
+def two_way_links(forward: Links, backward: Links) -> Links:
+    """Symmetrise a model's links with its twin's: ``forward`` ``(source word, target word)`` links of the
+    source -> target model, ``backward`` ``(target word, source word)`` links of the target -> source model on the
+    same pair (as :func:`attention_links` gives each) -> ``(source word, target word)`` links, grow-diag-final-and."""
+    return grow_diag_final_and(forward, transposed(backward))
+
+
+def agreed_links(forward: Links, backward: Links) -> Links:
+    """The ``(source word, target word)`` links both directions make (``backward`` as in :func:`two_way_links`)."""
+    return forward & transposed(backward)
 
 
 def word_aligner(pairs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> list[Links]:
