@@ -44,6 +44,15 @@ All models share the tokenizers, the sizes, the seed, the data order and the tra
 encoder and a GRU decoder whose output layer reads `tanh(W_c [s_t ; c_t])`. The attention models make the context
 `c_t` by attention over the encoder's annotations; the baseline uses the encoder's fixed summary vector at every step.
 Each `<name>/config.json` gives the full design.
+{% if agreement %}
+{% for row in agreement -%}
+`{{ row.name }}` is `{{ row.base }}` trained **jointly with its {{ target_lang }} -> {{ source_lang }} twin** (agreement
+training, Cheng et al. 2016): the loss adds {{ row.weight }} x the mean squared difference between the two directions'
+attention over word pairs (`</s>` and padding left out). No alignment labels are used; each direction's attention is
+the other's only teacher. Its training time is that of both directions together.
+{% endfor -%}
+The other models learn their attention from the translation loss alone.
+{% endif %}
 {% if alignment %}
 ## Does attention align words?
 
@@ -51,25 +60,25 @@ Each output word of the {{ split }} references, read with teacher forcing, is li
 most (`</s>` never counts) and compared with {{ alignment.aligner }}. AER = 1 - F1 (lower is better); `</s>` sink:
 the share of output words whose largest weight falls on `</s>`.
 
-| model | AER | precision | recall | `</s>` sink | AER (own translation) |
-|---|---|---|---|---|---|
-{% for row in alignment.rows -%}
-| {{ row.name }} | {{ row.aer }} | {{ row.precision }} | {{ row.recall }} | {{ row.sink }} | {{ row.own }} |
-{% endfor -%}
-{% set d = alignment.diagonal -%}
-| a straight diagonal | {{ d.aer }} | {{ d.precision }} | {{ d.recall }} | | |
+{% if alignment.two_way %}Twin: the model of the same name that translates the other way, read on the same pairs;
+two-way: both directions' links symmetrised with grow-diag-final-and.
 {% endif %}
+| {{ alignment.header | join(' | ') }} |
+|{% for _ in alignment.header %}---|{% endfor %}
+{% for row in alignment.rows -%}
+| {{ row | join(' | ') }} |
+{% endfor %}{% endif %}
 ## How to load
 
 ```python
 from attention_demo.translate import Translator
 
 translator = Translator.from_pretrained("{{ repo_id }}")  # a Hub id or a local folder
-print(translator.translate(["Ein Hund läuft über die Wiese."], name="additive", beam_size=5)[0].text)
+print(translator.translate([{{ example | tojson }}], name="{{ first_attention }}", beam_size=5)[0].text)
 ```
 
 Or from the command line:
-`python -m attention_demo.translate --model {{ repo_id }} --name additive --beam_size 5 < input.txt`
+`python -m attention_demo.translate --model {{ repo_id }} --name {{ first_attention }} --beam_size 5 < input.txt`
 
 ## Files
 
@@ -87,6 +96,9 @@ Or from the command line:
 """
 
 
+EXAMPLE_SENTENCES = {"de": "Ein Hund läuft über die Wiese.", "en": "A dog runs across the meadow."}  # the card's
+
+
 def _duration(seconds: float | None) -> str:
     if not seconds:
         return "-"
@@ -96,6 +108,7 @@ def _duration(seconds: float | None) -> str:
 
 def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
     """Render the model card from ``metrics.json``'s content."""
+    from attention_demo.agreement import AGREEMENT_SUFFIX
     from attention_demo.data import MAX_SOURCE_TOKENS
     from attention_demo.evaluation import LENGTH_BUCKETS
     from attention_demo.model import BASELINE
@@ -136,6 +149,11 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
         )
     first = next(iter(models.values()))
     alignment = _alignment_section(found)
+    agreement = [
+        {"name": name, "base": name.removesuffix(AGREEMENT_SUFFIX), "weight": m["agreement_weight"]}
+        for name, m in sorted(models.items(), key=lambda item: model_order(item[0]))
+        if m.get("agreement_weight")
+    ]
     card_data = ModelCardData(
         language=[metrics["source_lang"], metrics["target_lang"]],
         license="mit",
@@ -165,6 +183,9 @@ def build_model_card(metrics: dict, repo_id: str) -> ModelCard:
         num_train=metrics.get("num_train_samples", "?"),
         max_tokens=MAX_SOURCE_TOKENS,
         alignment=alignment,
+        agreement=agreement,
+        example=EXAMPLE_SENTENCES.get(metrics["source_lang"], "..."),
+        first_attention=next((n for n in sorted(models, key=model_order) if n != BASELINE), BASELINE),
     )
 
 
@@ -175,18 +196,21 @@ def _alignment_section(metrics: Metrics) -> dict | None:
     found = metrics.alignment
     if not metrics.alignment_models or not found.get("diagonal"):
         return None
-    rows = [
-        {
-            "name": name,
-            "aer": numbers["reference"]["aer"],
-            "precision": numbers["reference"]["precision"],
-            "recall": numbers["reference"]["recall"],
-            "sink": f"{numbers['reference']['eos_sink']:.0%}",
-            "own": get_dict(numbers, "translation").get("aer", "-"),
-        }
-        for name, numbers in metrics.alignment_models.items()
-    ]
-    return {"aligner": found.get("aligner", "a word aligner"), "rows": rows, "diagonal": found["diagonal"]}
+    two_way = any("two_way" in numbers for numbers in metrics.alignment_models.values())
+    header = ["model", "AER", "precision", "recall", "`</s>` sink", "AER (own translation)"]
+    header += ["AER (twin)", "AER (two-way)"] if two_way else []
+    rows = []
+    for name, numbers in metrics.alignment_models.items():
+        reference = numbers["reference"]
+        row = [name, reference["aer"], reference["precision"], reference["recall"], f"{reference['eos_sink']:.0%}"]
+        row.append(get_dict(numbers, "translation").get("aer", "-"))
+        if two_way:
+            row += [get_dict(numbers, key).get("aer", "-") for key in ("reverse", "two_way")]
+        rows.append(row)
+    diagonal = found["diagonal"]
+    rows.append(["a straight diagonal", diagonal["aer"], diagonal["precision"], diagonal["recall"]])
+    rows[-1] += [""] * (len(header) - len(rows[-1]))
+    return {"aligner": found.get("aligner", "a word aligner"), "header": header, "rows": rows, "two_way": two_way}
 
 
 def refresh_model_card(folder: str | Path) -> Path | None:
