@@ -74,7 +74,7 @@ two-way: both directions' links symmetrised with grow-diag-final-and.
 from attention_demo.translate import Translator
 
 translator = Translator.from_pretrained("{{ repo_id }}")  # a Hub id or a local folder
-print(translator.translate([{{ example | tojson }}], name="{{ first_attention }}", beam_size=5)[0].text)
+print(translator.translate(["{{ example }}"], name="{{ first_attention }}", beam_size=5)[0].text)
 ```
 
 Or from the command line:
