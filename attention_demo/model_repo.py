@@ -240,6 +240,7 @@ class ModelScores(TypedDict, total=False):
     best_val_bleu: float
     train_seconds: float
     num_parameters: int
+    agreement_weight: float  # only a model trained jointly with its other-direction twin (agreement training)
 
 
 class Summary(TypedDict, total=False):
@@ -306,6 +307,8 @@ class AlignmentModel(TypedDict, total=False):
     reference: AlignmentScores
     translation: AlignmentScores
     translation_diagonal: AlignmentScores
+    reverse: AlignmentScores  # with --reverse_model: the other direction's model of the same name, same references
+    two_way: AlignmentScores  # and both directions' links symmetrised (plus "mismatched": pairs split otherwise)
 
 
 class AblationRow(TypedDict, total=False):
@@ -361,6 +364,7 @@ class HistoryRow(TypedDict, total=False):
     tokens_per_second: float
     epoch_seconds: float
     learning_rate: float
+    agreement: float  # agreement training only: the epoch's mean agreement term
 
 
 class SnapshotTranslation(TypedDict, total=False):

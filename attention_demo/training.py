@@ -54,20 +54,21 @@ from attention_demo.evaluation import corpus_scores, evaluate_translations
 from attention_demo.model import BASELINE, MODEL_NAMES, ModelConfig, Seq2Seq
 from attention_demo.model_card import build_model_card
 from attention_demo.model_repo import (
-    ATTENTION_EVOLUTION_FILE,
     CHECKPOINT_DIR,
-    HISTORY_FILE,
-    METRICS_FILE,
     MODEL_CARD_FILE,
     TEST_EXAMPLES_FILE,
     CheckpointError,
     ModelLoadError,
+    ModelScores,
     checkpoint_file,
     drop_stale_entries,
     load_checkpoint,
     load_model,
     load_tokenizers,
     read_json,
+    record_attention_evolution,
+    record_history,
+    record_test_scores,
     save_checkpoint,
     save_model,
     save_tokenizer,
@@ -778,27 +779,18 @@ def hardware_description(accelerator: Accelerator) -> str:
 
 
 def write_model_files(
-    output: Path, name: str, state: dict, model_metrics: dict, header: dict, snapshot_sentences: list[str]
+    output: Path, name: str, state: dict, model_metrics: ModelScores, header: dict, snapshot_sentences: list[str]
 ) -> dict:
     """Put model ``name``'s curves, attention snapshots and test scores into ``history.json``,
-    ``attention_evolution.json`` and ``metrics.json`` (with the run's ``header``); returns the metrics.
+    ``attention_evolution.json`` and ``metrics.json`` (with the run's ``header``) through the model repo's writers;
+    returns the metrics.
 
     Each file is re-read and only this model's entry replaced, so runs training different models into one folder do
     not clobber each other.
     """
-    history = read_json(output / HISTORY_FILE, {})
-    history[name] = state["history"]
-    write_json_atomic(output / HISTORY_FILE, history)
-    evolution = read_json(output / ATTENTION_EVOLUTION_FILE, {"models": {}})
-    evolution["sentences"] = snapshot_sentences
-    if state["attention"]:
-        evolution["models"][name] = state["attention"]
-    write_json_atomic(output / ATTENTION_EVOLUTION_FILE, evolution)
-    metrics = read_json(output / METRICS_FILE, {"models": {}})
-    metrics.update(header)
-    metrics["models"][name] = model_metrics
-    write_json_atomic(output / METRICS_FILE, metrics)
-    return metrics
+    record_history(output, name, state["history"])
+    record_attention_evolution(output, name, snapshot_sentences, state["attention"])
+    return record_test_scores(output, name, model_metrics, header)
 
 
 def test_examples(test: ParallelCorpus, count: int, seed: int, source_lang: str, target_lang: str) -> list[dict]:
