@@ -8,8 +8,8 @@ What one ``/translate`` request does (the 15-word sentence, attention model and 
 searches side by side, the beam table, the highlight, and the heatmap as numbers (the browser draws it).
 
 1. The breakdown is measured in this process on the same models with the app's settings: the two beam searches side
-   by side, the rest of ``AttentionDemo.translate``, and the heatmap's JSON. "Gradio server + HTTP" is the raw-SSE
-   median (step 3) minus those parts; "gradio_client's own overhead" is its median minus the raw-SSE one.
+   by side, the rest of the first tab's ``translate_view``, and the heatmap's JSON. "Gradio server + HTTP" is the
+   raw-SSE median (step 3) minus those parts; "gradio_client's own overhead" is its median minus the raw-SSE one.
 2. ``python app.py`` is started in a subprocess; cold start is the time from launching it to the first answered
    ``/translate`` request (imports, model loading, building the page, translating the opening example, the first
    request itself). ``benchmarks/noop_app.py`` (one endpoint that returns its input, with the app's queue settings)
@@ -56,7 +56,9 @@ from app_server import (
 from gradio_client import Client
 
 from attention_demo.model import BASELINE
-from attention_demo.ui import serving, views
+from attention_demo.ui import loading, serving
+from attention_demo.ui.demo import AttentionDemo
+from attention_demo.ui.tabs import translate as translate_tab
 
 
 def timed(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -73,8 +75,8 @@ def timed(fn: Callable[[], object], repeats: int) -> list[float]:
 def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str, float]:
     """Median ms of each part of one translate request, measured in this process (rows in parentheses are for
     comparison only and are not part of the request)."""
-    translator, _ = views.load_translator(folder)
-    demo = views.AttentionDemo(translator)
+    translator, _ = loading.load_translator(folder)
+    demo = AttentionDemo(translator)
     serving.tune_for_serving()  # the same threads and garbage-collector settings as the served app
     names = [attention_type, BASELINE]
 
@@ -84,13 +86,13 @@ def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str
     model = median_ms(lambda: demo.translate_with(SENTENCE_15_WORDS, names, 5))
     with torch.inference_mode():
         one_by_one = median_ms(lambda: [translator.translate([SENTENCE_15_WORDS], name, 5) for name in names])
-    translate_total = median_ms(lambda: demo.translate(SENTENCE_15_WORDS, attention_type, 5))
-    heatmap = demo.translate(SENTENCE_15_WORDS, attention_type, 5).view.heatmap
+    translate_total = median_ms(lambda: translate_tab.translate_view(demo, SENTENCE_15_WORDS, attention_type, 5))
+    heatmap = translate_tab.translate_view(demo, SENTENCE_15_WORDS, attention_type, 5).view.heatmap
     as_json = median_ms(lambda: json.dumps(heatmap.to_json()))
     return {
         "model: attention + baseline beam search, side by side": model,
         "(for comparison: the two models one after the other)": one_by_one,
-        "rest of AttentionDemo.translate (beam table, highlight, heatmap data)": max(0.0, translate_total - model),
+        "rest of translate_view (beam table, highlight, heatmap data)": max(0.0, translate_total - model),
         f"the heatmap as JSON ({len(json.dumps(heatmap.to_json())):,} bytes)": as_json,
     }
 

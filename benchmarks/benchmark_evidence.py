@@ -6,7 +6,7 @@
 The inputs are made of the folder's test examples joined with ", und " until the source is cut at the longest input
 the models read (127 subwords and </s>); of ten such inputs (each starting at another example) the benchmark takes
 the one whose translations are longest (the attention model, ``additive`` by default, and the baseline, beam 5, as
-the app translates), since the view's work grows with the output length. Then ``AttentionDemo.evidence_view`` (the
+the app translates), since the view's work grows with the output length. Then the evidence tab's ``evidence_view`` (the
 function behind the evidence tab: coverage, the attribution maps of the attention model and of the baseline side by
 side, the agreement table) is timed once per method after a warm-up, with the app's thread settings
 (``serving.tune_for_serving``: one torch thread per concurrent request). Integrated Gradients, the heaviest method,
@@ -33,8 +33,11 @@ from attention_demo import evidence
 from attention_demo.model import BASELINE
 from attention_demo.model_repo import read_test_examples
 from attention_demo.translate import Translator
+from attention_demo.ui.demo import AttentionDemo
 from attention_demo.ui.serving import tune_for_serving
-from attention_demo.ui.views import AttentionDemo, Shown
+from attention_demo.ui.state import Shown
+from attention_demo.ui.tabs import evidence as evidence_tab
+from attention_demo.ui.tabs import translate as translate_tab
 
 BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
 TARGET_SECONDS = 1.5  # the evidence tab of a maximum-length input (the heaviest method may take longer: on request)
@@ -67,7 +70,9 @@ def heaviest(demo: AttentionDemo, attention: str, count: int) -> Shown:
     def output_tokens(shown: Shown) -> int:
         return len(shown.candidates[0].hypothesis.tokens) + len(shown.baseline.hypothesis.tokens)
 
-    shown = [demo.translate(text, attention, 5).shown for text in longest_inputs(demo.translator, count)]
+    shown = [
+        translate_tab.translate_view(demo, text, attention, 5).shown for text in longest_inputs(demo.translator, count)
+    ]
     return max(shown, key=output_tokens)
 
 
@@ -111,8 +116,8 @@ def main() -> None:
     for method in evidence.ATTRIBUTION_METHODS:
         repeats = 1 if method == "integrated_gradients" else args.repeats
         if repeats > 1:
-            demo.evidence_view(shown, 0, False, method)  # warm-up
-        views, cpu = timed(lambda m=method: demo.evidence_view(shown, 0, False, m), repeats)
+            evidence_tab.evidence_view(demo, shown, 0, False, method)  # warm-up
+        views, cpu = timed(lambda m=method: evidence_tab.evidence_view(demo, shown, 0, False, m), repeats)
         alone = [
             timed(lambda m=method, n=name, t=ids: evidence.attribution(models[n], shown.source_ids, t, m), 1)
             for name, ids in ((args.attention, tokens), (BASELINE, shown.baseline.hypothesis.tokens))

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from attention_demo.translate import Translator
-from attention_demo.ui import serving, text, views
+from attention_demo.ui import loading, serving, text
+from attention_demo.ui.demo import AttentionDemo
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,7 +34,7 @@ VIEWPORT = {"width": 1366, "height": 900}
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=str(views.BUNDLED_MODELS), help="model folder (default: the bundled one)")
+    parser.add_argument("--model", default=str(loading.BUNDLED_MODELS), help="model folder (default: the bundled one)")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"))
     parser.add_argument("--word", type=int, default=3, help="output word to inspect (1-based)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
@@ -52,9 +53,9 @@ def main() -> int:
         return 1
     from playwright.sync_api import expect, sync_playwright
 
-    bundled = folder.resolve() == views.BUNDLED_MODELS.resolve()
+    bundled = folder.resolve() == loading.BUNDLED_MODELS.resolve()
     notice = text.MODELS_BUNDLED if bundled else text.MODELS_LOADED.format(model=folder.name)
-    blocks = serving.build_app(views.AttentionDemo(Translator(folder), notice))
+    blocks = serving.build_app(AttentionDemo(Translator(folder), notice))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

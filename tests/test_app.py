@@ -35,9 +35,14 @@ from attention_demo.model_repo import (
     Metrics,
 )
 from attention_demo.translate import Translation, Translator
-from attention_demo.ui import heatmap, serving, text, views, wiring
+from attention_demo.ui import events, heatmap, inputs, loading, serving, text
 from attention_demo.ui.client import TRANSLATE_OUTPUTS, output_text, translate_result
-from attention_demo.ui.views import AttentionDemo
+from attention_demo.ui.demo import DEFAULT_ATTENTION, AttentionDemo
+from attention_demo.ui.tabs import compare as compare_tab
+from attention_demo.ui.tabs import evidence as evidence_tab
+from attention_demo.ui.tabs import step as step_tab
+from attention_demo.ui.tabs import translate as translate_tab
+from attention_demo.ui.tabs import why as why_tab
 
 APP_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
 SENTENCE = "Die kleine katze sieht die große hund im park ."
@@ -99,7 +104,7 @@ def reference_translation(translator: Translator, sentence: str, name: str, beam
 
 
 def test_translation_is_the_translators_for_both_models(demo: AttentionDemo, translator: Translator) -> None:
-    view = demo.translate(SENTENCE, "additive", 3)
+    view = translate_tab.translate_view(demo, SENTENCE, "additive", 3)
     ours = reference_translation(translator, SENTENCE, "additive", 3)
     base = reference_translation(translator, SENTENCE, BASELINE, 3)
     assert view.attention_text == ours.text and view.baseline_text == base.text
@@ -110,27 +115,27 @@ def test_translation_is_the_translators_for_both_models(demo: AttentionDemo, tra
     # The heatmap is the best hypothesis's attention, labelled with its pieces; the clickable output spells it out.
     best = ours.candidates[0]
     np.testing.assert_allclose(view.view.heatmap.matrix, best.hypothesis.attention.numpy(), atol=1e-6)
-    assert view.view.heatmap.rows == views.piece_labels(best.pieces)
-    assert view.view.heatmap.columns == views.piece_labels(ours.source_pieces)
+    assert view.view.heatmap.rows == heatmap.piece_labels(best.pieces)
+    assert view.view.heatmap.columns == heatmap.piece_labels(ours.source_pieces)
     assert output_text(view.view.output) == best.text
     assert view.reference == "" and view.chrf == ""  # not a test sentence
-    greedy = demo.translate(SENTENCE, "dot", 1)
+    greedy = translate_tab.translate_view(demo, SENTENCE, "dot", 1)
     assert greedy.attention_text == reference_translation(translator, SENTENCE, "dot", 1).text
     assert len(greedy.beams) == 1 and "greedy" in greedy.notice
 
 
 def test_each_beam_hypothesis_has_its_own_attention_map(demo: AttentionDemo, translator: Translator) -> None:
-    view = demo.translate(SENTENCE, "general", 4)
+    view = translate_tab.translate_view(demo, SENTENCE, "general", 4)
     candidates = reference_translation(translator, SENTENCE, "general", 4).candidates
     assert len(view.shown.candidates) == len(candidates)
     for rank, candidate in enumerate(candidates):
-        shown = demo.show_hypothesis(view.shown, rank, merge=False)
+        shown = translate_tab.hypothesis_view(view.shown, rank, merge=False)
         np.testing.assert_allclose(shown.heatmap.matrix, candidate.hypothesis.attention.numpy(), atol=1e-6)
         assert shown.heatmap.title.startswith(f"general attention, hypothesis #{rank + 1}")
 
 
 def test_test_sentence_shows_reference_and_chrf(demo: AttentionDemo, test_pair: dict[str, str]) -> None:
-    view = demo.translate("  " + test_pair["source"] + " ", "additive", 2)
+    view = translate_tab.translate_view(demo, "  " + test_pair["source"] + " ", "additive", 2)
     assert view.reference == test_pair["reference"]
     expected = [sentence_chrf(view.attention_text, view.reference), sentence_chrf(view.baseline_text, view.reference)]
     assert view.chrf == text.CHRF_LINE.format(
@@ -139,37 +144,37 @@ def test_test_sentence_shows_reference_and_chrf(demo: AttentionDemo, test_pair: 
 
 
 def test_the_page_opens_on_a_translated_test_sentence(demo: AttentionDemo, translator: Translator) -> None:
-    view = demo.opening()
-    sentence = views.opening_example(demo.examples)
+    view = translate_tab.opening(demo)
+    sentence = translate_tab.opening_example(demo.examples)
     assert view.shown.text == sentence and view.reference  # a test sentence, with its reference
-    assert view.shown.attention_type == views.DEFAULT_ATTENTION
-    expected = reference_translation(translator, sentence, views.DEFAULT_ATTENTION, views.DEFAULT_BEAM)
+    assert view.shown.attention_type == DEFAULT_ATTENTION
+    expected = reference_translation(translator, sentence, DEFAULT_ATTENTION, inputs.DEFAULT_BEAM)
     assert view.attention_text == expected.text
     assert view.view.heatmap is not None and view.view.highlight and view.view.focus
 
 
 @pytest.mark.parametrize("sentence", ["", "   \n ", None])
 def test_empty_input_gives_a_friendly_message(demo: AttentionDemo, sentence: str | None) -> None:
-    view = demo.translate(sentence, "additive", 5)
+    view = translate_tab.translate_view(demo, sentence, "additive", 5)
     assert view.notice == text.EMPTY_INPUT_MESSAGE
     assert view.attention_text == view.baseline_text == "" and view.view.heatmap is None and view.shown is None
-    compared = demo.compare(sentence, 2)
+    compared = compare_tab.compare_view(demo, sentence, 2)
     assert compared.notice == text.EMPTY_INPUT_MESSAGE and compared.heatmaps == [None] * len(demo.attention_types)
-    assert demo.inspect(None, 0, 0).notice == text.TRANSLATE_FIRST_STEP
+    assert step_tab.step_view(demo, None, 0, 0).notice == text.TRANSLATE_FIRST_STEP
 
 
 def test_script_and_emoji_input_are_kept_as_literal_text(demo: AttentionDemo) -> None:
     sentence = "<script>window.__pwned=1</script> Die katze 😀 <b>$x$</b>"
-    view = demo.translate(sentence, "additive", 2, merge=True)
+    view = translate_tab.translate_view(demo, sentence, "additive", 2, merge=True)
     assert view.shown.text == sentence  # never escaped or altered: the components render it as text
     spans = "".join(token for token, _ in view.view.highlight)
     assert "&lt;" not in spans and "katze" in spans and "<unk>" in spans
 
 
 def test_non_german_input_still_gets_an_answer(demo: AttentionDemo) -> None:
-    view = demo.translate("The quick brown fox jumps over the lazy dog.", "dot", 2)
+    view = translate_tab.translate_view(demo, "The quick brown fox jumps over the lazy dog.", "dot", 2)
     assert view.attention_text and view.baseline_text and view.view.heatmap is not None
-    view = demo.translate("Привет, мир! 😀😀", "additive", 2)
+    view = translate_tab.translate_view(demo, "Привет, мир! 😀😀", "additive", 2)
     assert view.attention_text and text.MANY_UNKNOWN in view.notice
 
 
@@ -177,28 +182,28 @@ def test_non_german_input_still_gets_an_answer(demo: AttentionDemo) -> None:
 def test_long_input_is_cut_with_a_notice(demo: AttentionDemo, size: int) -> None:
     """Cut before tokenizing (how long it takes is measured by benchmarks/benchmark_app.py)."""
     sentence = ("Die katze sieht den hund im park . " * (size // 30 + 1))[:size]
-    view = demo.translate(sentence, "additive", 2)
+    view = translate_tab.translate_view(demo, sentence, "additive", 2)
     assert f"{size:,} characters" in view.notice
-    assert len(view.shown.text) <= views.MAX_INPUT_CHARS and sentence.startswith(view.shown.text)
+    assert len(view.shown.text) <= inputs.MAX_INPUT_CHARS and sentence.startswith(view.shown.text)
 
 
 def test_nonsense_parameters_are_tolerated(demo: AttentionDemo) -> None:
-    view = demo.translate(SENTENCE, "no-such-type", "lots")
-    assert "no-such-type" in view.notice and view.shown.attention_type == views.DEFAULT_ATTENTION
+    view = translate_tab.translate_view(demo, SENTENCE, "no-such-type", "lots")
+    assert "no-such-type" in view.notice and view.shown.attention_type == DEFAULT_ATTENTION
     assert len(view.beams) == 1  # an unreadable beam size means greedy search
-    assert len(demo.translate(SENTENCE, "dot", 1e9).beams) <= views.MAX_BEAM
+    assert len(translate_tab.translate_view(demo, SENTENCE, "dot", 1e9).beams) <= inputs.MAX_BEAM
 
 
 @pytest.mark.parametrize("merge", [False, True])
 def test_inspecting_a_word_highlights_its_attention_row(demo: AttentionDemo, merge: bool) -> None:
-    view = demo.translate(SENTENCE, "additive", 3, merge=merge)
+    view = translate_tab.translate_view(demo, SENTENCE, "additive", 3, merge=merge)
     shown = view.shown
     attention = shown.candidates[0].hypothesis.attention.numpy()
     if merge:
         attention, _, _ = merge_attention(attention, shown.source_pieces, shown.candidates[0].pieces)
     source_units = word_spans(shown.source_pieces) if merge else shown.source_pieces
     for word in range(len(view.view.output)):
-        picked = demo.show_hypothesis(shown, 0, merge, word)
+        picked = translate_tab.hypothesis_view(shown, 0, merge, word)
         scores = [score for _, score in picked.highlight]
         assert len(scores) == len(source_units)
         np.testing.assert_allclose(scores, attention[word], atol=1e-4)  # the chosen row, rounded to 4 decimals
@@ -225,12 +230,12 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("attention_type", ["dot", "general", "additive"])
 def test_inside_one_step_numbers_are_consistent(demo: AttentionDemo, attention_type: str) -> None:
-    view = demo.translate(SENTENCE, attention_type, 3)
+    view = translate_tab.translate_view(demo, SENTENCE, attention_type, 3)
     hypothesis = len(view.shown.candidates) - 1  # not only the best one
     candidate = view.shown.candidates[hypothesis]
     length = len(candidate.hypothesis.tokens)
     for position in sorted({0, 1, length // 2, length - 1} & set(range(length))):
-        step = demo.inspect(view.shown, hypothesis, position)
+        step = step_tab.step_view(demo, view.shown, hypothesis, position)
         # Weight: alpha = softmax(e); Combine: the displayed context is sum_j alpha_j h_j.
         np.testing.assert_allclose(step.weights, softmax(step.scores), atol=1e-5)
         np.testing.assert_allclose(step.context, (step.weights[:, None] * step.values).sum(axis=0), atol=1e-5)
@@ -242,7 +247,8 @@ def test_inside_one_step_numbers_are_consistent(demo: AttentionDemo, attention_t
         shares = table["share of c"].str.rstrip("%").astype(float)
         assert shares.sum() == pytest.approx(100.0, abs=0.5)
         assert step.position == position and isinstance(step.figure, Figure)
-    assert "W_a" in demo.inspect(demo.translate(SENTENCE, "general", 1).shown, 0, 0).formula
+    general = translate_tab.translate_view(demo, SENTENCE, "general", 1).shown
+    assert "W_a" in step_tab.step_view(demo, general, 0, 0).formula
 
 
 def test_inspect_steps_contributions_sum_to_the_context(demo: AttentionDemo) -> None:
@@ -282,7 +288,7 @@ def test_word_merging_sums_source_columns_and_averages_target_rows() -> None:
 def test_compare_tab_shows_every_attention_type(demo: AttentionDemo, translator: Translator) -> None:
     assert demo.attention_types == ATTENTION_MODELS  # in attention_demo.model.MODEL_NAMES order
     for merge in (False, True):
-        view = demo.compare(SENTENCE, 2, merge)
+        view = compare_tab.compare_view(demo, SENTENCE, 2, merge)
         assert "3 attention models" in view.notice
         expected = [reference_translation(translator, SENTENCE, name, 2) for name in demo.attention_types]
         assert view.texts == [e.text for e in expected]
@@ -295,10 +301,10 @@ def test_compare_tab_shows_every_attention_type(demo: AttentionDemo, translator:
 
 @pytest.mark.parametrize("merge", [False, True])
 def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(demo: AttentionDemo, merge: bool) -> None:
-    view = demo.translate(SENTENCE, "additive", 2, merge)
+    view = translate_tab.translate_view(demo, SENTENCE, "additive", 2, merge)
     shown = view.shown
     candidate = shown.candidates[1]
-    evidence_view = demo.evidence_view(shown, 1, merge)
+    evidence_view = evidence_tab.evidence_view(demo, shown, 1, merge)
     # Saliency values: the same matrices as evidence.saliency computed here, for both models (the baseline on its own
     # best translation).
     additive, baseline = demo.translator.models["additive"], demo.translator.models[BASELINE]
@@ -307,9 +313,9 @@ def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(demo
     if merge:
         ours, _, _ = merge_attention(ours, shown.source_pieces, candidate.pieces)
         base, _, _ = merge_attention(base, shown.source_pieces, shown.baseline.pieces)
-    np.testing.assert_allclose(evidence_view.saliency.matrix, ours, atol=1e-6)
-    np.testing.assert_allclose(evidence_view.baseline_saliency.matrix, base, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(evidence_view.saliency.matrix).sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(evidence_view.attribution.matrix, ours, atol=1e-6)
+    np.testing.assert_allclose(evidence_view.baseline_attribution.matrix, base, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(evidence_view.attribution.matrix).sum(axis=1), 1.0, atol=1e-6)
     # Coverage: the column sums of the hypothesis's attention (per word when merged).
     attention = candidate.hypothesis.attention.numpy()
     columns = attention.sum(axis=0)
@@ -329,26 +335,26 @@ def test_evidence_view_shows_coverage_saliency_of_both_models_and_agreement(demo
     assert len(evidence_view.steps) == len(candidate.pieces)
     assert len(evidence_view.sources) == len(shown.source_pieces)
     assert "not proof" in evidence_view.notice
-    assert demo.evidence_view(None, 0, merge).notice == text.TRANSLATE_FIRST
+    assert evidence_tab.evidence_view(demo, None, 0, merge).notice == text.TRANSLATE_FIRST
 
 
 @pytest.mark.parametrize("method", evidence.ATTRIBUTION_METHODS)
 def test_evidence_view_shows_the_picked_attribution_and_its_agreement(demo: AttentionDemo, method: str) -> None:
     """Each method of the picker: both maps are that method's attribution (evidence.attribution, computed here),
     drawn as the shares of each row's positive part; the table and the notice give attention's agreement with it."""
-    view = demo.translate(SENTENCE, "dot", 2)
+    view = translate_tab.translate_view(demo, SENTENCE, "dot", 2)
     shown = view.shown
     candidate = shown.candidates[0]
-    found = demo.evidence_view(shown, 0, False, method)
+    found = evidence_tab.evidence_view(demo, shown, 0, False, method)
     assert found.method == method
     models = demo.translator.models
     ours = evidence.attribution(models["dot"], shown.source_ids, candidate.hypothesis.tokens, method)
     base = evidence.attribution(models[BASELINE], shown.source_ids, shown.baseline.hypothesis.tokens, method)
-    for heatmap_data, matrix in ((found.saliency, ours), (found.baseline_saliency, base)):
+    for heatmap_data, matrix in ((found.attribution, ours), (found.baseline_attribution, base)):
         positive = np.clip(matrix, 0, None)
         np.testing.assert_allclose(heatmap_data.matrix, positive / positive.sum(axis=1, keepdims=True), atol=1e-6)
         assert evidence.ATTRIBUTION_METHODS[method].label in heatmap_data.title
-    if method != views.DEFAULT_METHOD:
+    if method != evidence_tab.DEFAULT_METHOD:
         assert (ours < 0).any()  # signed: the map shows the positive part only
     steps = evidence.per_step_agreement(candidate.hypothesis.attention.numpy(), ours)
     table = found.agreement_table
@@ -364,8 +370,8 @@ def test_evidence_view_shows_the_picked_attribution_and_its_agreement(demo: Atte
 def test_evidence_notice_quotes_the_corpus_agreement_of_the_picked_method(demo: AttentionDemo) -> None:
     """With corpus evidence in metrics.json, the notice adds that model's test-set agreement with the picked method
     (the tiny folder has none: then nothing is added)."""
-    shown = demo.translate(SENTENCE, "additive", 1).shown
-    assert "test sentences" not in demo.evidence_view(shown, 0, False, "integrated_gradients").notice
+    shown = translate_tab.translate_view(demo, SENTENCE, "additive", 1).shown
+    assert "test sentences" not in evidence_tab.evidence_view(demo, shown, 0, False, "integrated_gradients").notice
     pair = {"kendall_tau": {"mean": 0.123}, "top1": {"mean": 0.456}}
     with_corpus = AttentionDemo.__new__(AttentionDemo)
     with_corpus.__dict__.update(demo.__dict__)
@@ -373,10 +379,11 @@ def test_evidence_notice_quotes_the_corpus_agreement_of_the_picked_method(demo: 
     with_corpus.metrics = Metrics(
         {"evidence": {"num_sentences": 1000, "models": {"additive": {"agreement": agreement}}}}
     )
-    notice = with_corpus.evidence_view(shown, 0, False, "integrated_gradients").notice
+    notice = evidence_tab.evidence_view(with_corpus, shown, 0, False, "integrated_gradients").notice
     assert "Over 1000 test sentences (metrics.json), additive agrees with Integrated Gradients at τ = 0.12, " \
            "top-1 = 0.46." in notice  # fmt: skip
-    assert "test sentences" not in with_corpus.evidence_view(shown, 0, False, "gradient_x_input").notice  # no top-1
+    gradient = evidence_tab.evidence_view(with_corpus, shown, 0, False, "gradient_x_input")
+    assert "test sentences" not in gradient.notice  # no top-1
 
 
 def test_picking_a_method_recomputes_the_evidence_tab(built: tuple, demo: AttentionDemo) -> None:
@@ -387,23 +394,23 @@ def test_picking_a_method_recomputes_the_evidence_tab(built: tuple, demo: Attent
     fn = next(f for f in blocks.fns.values() if (tab.method._id, "input") in f.targets)  # picking a method runs it
     opening = next(f for f in blocks.fns.values() if (tab.tab._id, "select") in f.targets)  # and opening the tab
     assert opening.fn is fn.fn and tab.method in fn.inputs and tab.method in opening.inputs
-    shown = demo.translate(SENTENCE, "general", 2).shown
+    shown = translate_tab.translate_view(demo, SENTENCE, "general", 2).shown
     first = fn.fn(shown, 0, False, None, "gradient_x_input")
-    assert evidence.ATTRIBUTION_METHODS["gradient_x_input"].label in first[tab.saliency]["title"]
-    assert fn.fn(shown, 0, False, first[ui.evidence_key], "gradient_x_input") == {}
-    picked = fn.fn(shown, 0, False, first[ui.evidence_key], "occlusion")
-    assert evidence.ATTRIBUTION_METHODS["occlusion"].label in picked[tab.saliency]["title"]
-    expected = demo.evidence_view(shown, 0, False, "occlusion")
-    assert picked[tab.saliency]["matrix"] == expected.saliency.to_json()["matrix"]
-    assert picked[ui.evidence_key] != first[ui.evidence_key]
+    assert evidence.ATTRIBUTION_METHODS["gradient_x_input"].label in first[tab.attribution]["title"]
+    assert fn.fn(shown, 0, False, first[tab.key], "gradient_x_input") == {}
+    picked = fn.fn(shown, 0, False, first[tab.key], "occlusion")
+    assert evidence.ATTRIBUTION_METHODS["occlusion"].label in picked[tab.attribution]["title"]
+    expected = evidence_tab.evidence_view(demo, shown, 0, False, "occlusion")
+    assert picked[tab.attribution]["matrix"] == expected.attribution.to_json()["matrix"]
+    assert picked[tab.key] != first[tab.key]
     assert [value for _, value in tab.method.choices] == list(evidence.ATTRIBUTION_METHODS)
-    assert tab.method.value == views.DEFAULT_METHOD
+    assert tab.method.value == evidence_tab.DEFAULT_METHOD
 
 
 @pytest.mark.parametrize("mode", ["own", "uniform", "one_word", "permuted", "nonsense"])
 def test_surgery_shows_original_control_and_operated_output(demo: AttentionDemo, mode: str) -> None:
-    view = demo.translate(SENTENCE, "dot", 1)
-    surgery = demo.surgery(view.shown, 0, 1, mode, 0)
+    view = translate_tab.translate_view(demo, SENTENCE, "dot", 1)
+    surgery = evidence_tab.surgery_view(demo, view.shown, 0, 1, mode, 0)
     table = surgery.table
     assert list(table.columns) == text.SURGERY_COLUMNS and len(table) == 3
     assert table["translation"].iloc[0] == view.attention_text
@@ -416,11 +423,11 @@ def test_surgery_shows_original_control_and_operated_output(demo: AttentionDemo,
     if mode == "own":
         assert table["translation"].iloc[2] == view.attention_text and text.SURGERY_SAME in surgery.notice
     assert surgery.notice.startswith("Step 2")
-    assert demo.surgery(None, 0, 0, "uniform", 0).notice == text.TRANSLATE_FIRST
+    assert evidence_tab.surgery_view(demo, None, 0, 0, "uniform", 0).notice == text.TRANSLATE_FIRST
 
 
 def test_corpus_evidence_is_read_from_metrics(demo: AttentionDemo) -> None:
-    assert demo.evidence_summary().empty  # the tiny folder has no "evidence" (the corpus command was not run)
+    assert why_tab.evidence_summary(demo).empty  # the tiny folder has no "evidence" (the corpus command was not run)
     assert len(plots.gradient_by_distance_figure(None).axes) == 1  # the "missing" message
     counts = [1, 2, 3, 4]
     agreement = {
@@ -437,7 +444,7 @@ def test_corpus_evidence_is_read_from_metrics(demo: AttentionDemo) -> None:
     numbers = {"num_sentences": 3, "models": {"additive": model, BASELINE: model}}
     bare = AttentionDemo.__new__(AttentionDemo)
     bare.metrics = Metrics({"evidence": numbers})
-    summary = bare.evidence_summary()
+    summary = why_tab.evidence_summary(bare)
     assert list(summary.columns) == text.EVIDENCE_SUMMARY_COLUMNS and len(summary) == 4
     assert list(summary["mean Kendall τ"]) == [0.3] * 4 and list(summary["model"]) == ["additive"] * 2 + [BASELINE] * 2
     assert len(plots.gradient_by_distance_figure(numbers).axes) == 1
@@ -446,17 +453,17 @@ def test_corpus_evidence_is_read_from_metrics(demo: AttentionDemo) -> None:
 
 def test_evidence_plots_build_from_the_files(demo: AttentionDemo) -> None:
     assert set(demo.metrics.models) == set(TINY_MODELS)
-    table = demo.results_table()
+    table = why_tab.results_table(demo)
     assert list(table["model"]) == list(demo.metrics.models)
     assert list(table["test BLEU"]) == [m["bleu"] for m in demo.metrics.models.values()]
-    figures = demo.training_figures()
+    figures = why_tab.training_figures(demo)
     for name in ("bleu_by_length", "curves"):
         assert len(figures[name].axes) >= 2, name  # plots, not the "missing" message
     assert len(figures["distance"].axes) == 1  # the tiny folder has no corpus evidence: the "missing" message
-    names, sentences, epochs = demo.evolution_choices()
+    names, sentences, epochs = why_tab.evolution_choices(demo)
     assert names == ATTENTION_MODELS and sentences and epochs == 2
     for epoch in (1, 2, 99):
-        view = demo.evolution_view("dot", 0, epoch)
+        view = why_tab.evolution_view(demo, "dot", 0, epoch)
         snapshot = demo.evolution.models["dot"][min(epoch, 2) - 1]["translations"][0]
         np.testing.assert_allclose(view.heatmap.matrix, snapshot["attention"])
         assert view.text.startswith(f"Epoch {min(epoch, 2)}:")
@@ -472,11 +479,11 @@ def test_evidence_and_examples_degrade_gracefully_without_files(app_folder: Path
     bare_demo = AttentionDemo(Translator(bare))
     assert bare_demo.metrics == Metrics() and bare_demo.history == {} and bare_demo.evolution == AttentionEvolution()
     assert [e["source"] for e in bare_demo.examples] == text.BUILTIN_EXAMPLES
-    assert bare_demo.results_table().empty
-    assert all(len(figure.axes) == 1 for figure in bare_demo.training_figures().values())  # "missing" messages
-    assert bare_demo.evolution_view(None, 0, 1).heatmap.message == text.NO_SNAPSHOTS
-    assert bare_demo.translate(text.BUILTIN_EXAMPLES[0], "additive", 2).reference == ""
-    assert bare_demo.opening().shown.text in text.BUILTIN_EXAMPLES
+    assert why_tab.results_table(bare_demo).empty
+    assert all(len(figure.axes) == 1 for figure in why_tab.training_figures(bare_demo).values())  # "missing" messages
+    assert why_tab.evolution_view(bare_demo, None, 0, 1).heatmap.message == text.NO_SNAPSHOTS
+    assert translate_tab.translate_view(bare_demo, text.BUILTIN_EXAMPLES[0], "additive", 2).reference == ""
+    assert translate_tab.opening(bare_demo).shown.text in text.BUILTIN_EXAMPLES
     assert isinstance(serving.build_app(bare_demo), gr.Blocks)
 
 
@@ -486,12 +493,12 @@ def test_evidence_and_examples_degrade_gracefully_without_files(app_folder: Path
 
 
 def test_unloadable_model_falls_back_to_the_bundled_models(app_folder: Path) -> None:
-    translator, notice = views.load_translator("someone/missing-repo", bundled=app_folder)
+    translator, notice = loading.load_translator("someone/missing-repo", bundled=app_folder)
     assert translator.folder == app_folder
     assert notice.startswith("Could not load someone/missing-repo") and "bundled" in notice
-    translator, notice = views.load_translator("./no/such/folder", bundled=app_folder)
+    translator, notice = loading.load_translator("./no/such/folder", bundled=app_folder)
     assert translator.folder == app_folder and "FileNotFoundError" in notice
-    assert views.load_translator(None, bundled=app_folder)[1] == text.MODELS_BUNDLED
+    assert loading.load_translator(None, bundled=app_folder)[1] == text.MODELS_BUNDLED
 
 
 def test_no_exception_escapes_an_event_handler() -> None:
@@ -500,7 +507,7 @@ def test_no_exception_escapes_an_event_handler() -> None:
     def broken(sentence: str) -> dict:
         raise RuntimeError("boom")
 
-    assert wiring.guarded(broken, notice, "translating")("x") == {
+    assert events.guarded(broken, notice, "translating")("x") == {
         notice: text.ERROR_MESSAGE.format(what="translating", error="RuntimeError")
     }
 
@@ -518,15 +525,15 @@ def handler(blocks: gr.Blocks, api_name: str) -> Callable[..., dict]:
 def test_handlers_return_values_keyed_by_component(built: tuple, demo: AttentionDemo) -> None:
     blocks, ui = built
     values = handler(blocks, "translate")(SENTENCE, "general", 2, False)
-    expected = demo.translate(SENTENCE, "general", 2)
+    expected = translate_tab.translate_view(demo, SENTENCE, "general", 2)
     tab = ui.translate
     assert values[tab.notice] == expected.notice and values[tab.baseline_text] == expected.baseline_text
     assert output_text(values[tab.output_words]) == expected.attention_text
     assert values[tab.heatmap]["matrix"] == expected.view.heatmap.to_json()["matrix"]
-    assert values[ui.shown].text == SENTENCE
+    assert values[tab.shown].text == SENTENCE
     assert {getattr(tab, name) for name in TRANSLATE_OUTPUTS} <= set(values)
     compared = handler(blocks, "compare")(SENTENCE, 1, False)
-    assert [compared[box] for box in ui.compare.texts] == demo.compare(SENTENCE, 1).texts
+    assert [compared[box] for box in ui.compare.texts] == compare_tab.compare_view(demo, SENTENCE, 1).texts
 
 
 def test_every_handler_reports_its_errors_in_one_of_its_own_outputs(built: tuple) -> None:
@@ -579,15 +586,18 @@ def test_gradio_client_translate_endpoint(built: tuple, demo: AttentionDemo, tra
         json.dumps(script["heatmap"])
         compared = client.predict(SENTENCE, 1, False, api_name="/compare")
         assert len(compared) == 1 + 2 * len(demo.attention_types)
-        assert list(compared[1:4]) == demo.compare(SENTENCE, 1).texts
+        assert list(compared[1:4]) == compare_tab.compare_view(demo, SENTENCE, 1).texts
     finally:
         blocks.close()
 
 
 def test_figures_of_the_remaining_tabs_draw(demo: AttentionDemo) -> None:
     """The step and coverage figures are matplotlib figures; labels made from any input must draw."""
-    view = demo.translate("Die katze $x$ \t <b>", "additive", 2)
-    for figure in (demo.inspect(view.shown, 0, 0).figure, demo.evidence_view(view.shown, 0, False).coverage_figure):
+    view = translate_tab.translate_view(demo, "Die katze $x$ \t <b>", "additive", 2)
+    for figure in (
+        step_tab.step_view(demo, view.shown, 0, 0).figure,
+        evidence_tab.evidence_view(demo, view.shown, 0, False).coverage_figure,
+    ):
         figure.savefig(io.BytesIO(), format="png")
 
 
@@ -596,17 +606,17 @@ def test_each_models_saliency_is_computed_once_per_request(
 ) -> None:
     """One attribution map per model and request: the same matrix feeds the heatmap and the agreement table."""
     calls = []
-    method = evidence.ATTRIBUTION_METHODS[views.DEFAULT_METHOD]
+    method = evidence.ATTRIBUTION_METHODS[evidence_tab.DEFAULT_METHOD]
 
     def counting(model: object, *args: object) -> evidence.Attributed:
         calls.append(model)
         return method.compute(model, *args)
 
     monkeypatch.setitem(
-        evidence.ATTRIBUTION_METHODS, views.DEFAULT_METHOD, dataclasses.replace(method, compute=counting)
+        evidence.ATTRIBUTION_METHODS, evidence_tab.DEFAULT_METHOD, dataclasses.replace(method, compute=counting)
     )
-    shown = demo.translate(SENTENCE, "additive", 2).shown
-    view = demo.evidence_view(shown, 0, merge=False, method="no-such-method")  # an unknown method: the default
+    shown = translate_tab.translate_view(demo, SENTENCE, "additive", 2).shown
+    view = evidence_tab.evidence_view(demo, shown, 0, merge=False, method="no-such-method")  # unknown: the default
     models = demo.translator.models
-    assert view.method == views.DEFAULT_METHOD
+    assert view.method == evidence_tab.DEFAULT_METHOD
     assert sorted(map(id, calls)) == sorted(map(id, [models[BASELINE], models["additive"]]))  # side by side: any order

@@ -23,7 +23,9 @@ from test_serving import MARKER, STARTUP_TIMEOUT_S, processes_with
 
 from attention_demo.evidence import ATTRIBUTION_METHODS
 from attention_demo.translate import Translation, Translator
-from attention_demo.ui import text, views
+from attention_demo.ui import heatmap, inputs, loading, text
+from attention_demo.ui.demo import DEFAULT_ATTENTION
+from attention_demo.ui.tabs import translate as translate_tab
 from benchmarks.app_server import free_port, start_app, stop, wait_for_first_answer
 from scripts.screenshot import CHROMIUM_ARGS  # the same headless flags as the screenshot script
 
@@ -104,9 +106,11 @@ def page(browser: Browser, app_url: str) -> Iterator[Page]:
 def opening(app_folder: Path) -> tuple[str, Translation]:
     """The page's opening sentence and its translation, computed here with the Translator (independently)."""
     translator = Translator(app_folder)
-    sentence = views.opening_example(views.load_examples(app_folder, translator.source_lang, translator.target_lang))
+    sentence = translate_tab.opening_example(
+        loading.load_examples(app_folder, translator.source_lang, translator.target_lang)
+    )
     with torch.inference_mode():
-        result = translator.translate([sentence], views.DEFAULT_ATTENTION, views.DEFAULT_BEAM)[0]
+        result = translator.translate([sentence], DEFAULT_ATTENTION, inputs.DEFAULT_BEAM)[0]
     return sentence, result
 
 
@@ -129,13 +133,13 @@ def test_the_page_opens_on_a_translated_example(page: Page, opening: tuple[str, 
     expect(rows).to_have_count(len(best.pieces))
     expect(cells).to_have_count(len(best.pieces) * len(result.source_pieces))
     expect(page.locator("#source-highlight")).to_contain_text(sentence.split()[0])
-    assert inspected(page).startswith(f"“{views.piece_labels(best.pieces)[0]}” attends to:")
+    assert inspected(page).startswith(f"“{heatmap.piece_labels(best.pieces)[0]}” attends to:")
 
 
 def test_clicking_an_output_word_or_a_heatmap_row_inspects_it(page: Page, opening: tuple[str, Translation]) -> None:
     from playwright.sync_api import expect
 
-    labels = views.piece_labels(opening[1].candidates[0].pieces)
+    labels = heatmap.piece_labels(opening[1].candidates[0].pieces)
     page.locator("#translation-attention .token").nth(1).click()
     expect(page.locator("#focus textarea")).to_have_value(re.compile("^" + re.escape(f"“{labels[1]}” attends to:")))
     expect(page.locator("#heatmap tr.ad-selected")).to_have_attribute("data-row", "1")
@@ -158,7 +162,7 @@ def test_hovering_a_heatmap_cell_shows_the_words_and_the_exact_weight(
     best = result.candidates[0]
     attention = best.hypothesis.attention.numpy()
     t, j = 1, int(np.argmax(attention[1]))
-    rows, columns = views.piece_labels(best.pieces), views.piece_labels(result.source_pieces)
+    rows, columns = heatmap.piece_labels(best.pieces), heatmap.piece_labels(result.source_pieces)
     page.locator(f'#heatmap td.ad-cell[data-row="{t}"][data-col="{j}"]').hover()
     tip = page.locator("#heatmap .ad-tip")
     expect(tip).to_be_visible()

@@ -19,8 +19,10 @@ from conftest import random_sources
 from attention_demo import evidence, plots
 from attention_demo.evidence import Attributed, AttributionMethod
 from attention_demo.model_repo import read_metrics
-from attention_demo.ui import layout, text
-from attention_demo.ui.views import AttentionDemo
+from attention_demo.ui import text
+from attention_demo.ui.demo import AttentionDemo
+from attention_demo.ui.tabs import evidence as evidence_tab
+from attention_demo.ui.tabs import why as why_tab
 
 
 def uniform_rows(model: object, sources: list[list[int]], targets: list[list[int]], n_steps: int) -> Attributed:
@@ -109,9 +111,9 @@ def test_a_registered_method_is_stored_labelled_and_offered(
     # Labelled: the Why tab's table and histograms name its pairs with its label.
     demo = AttentionDemo.__new__(AttentionDemo)
     demo.metrics = metrics
-    assert "attention vs uniform shares" in set(demo.evidence_summary()["comparison"])
+    assert "attention vs uniform shares" in set(why_tab.evidence_summary(demo)["comparison"])
     assert len(plots.agreement_histograms_figure(metrics.evidence).axes) == 2 * 10
-    heatmap = AttentionDemo._attribution_heatmap(
+    heatmap = evidence_tab.attribution_heatmap(
         SimpleNamespace(source_pieces=["▁a", "</s>"]), SimpleNamespace(pieces=["▁b", "</s>"]), "additive",
         np.full((2, 2), 0.5), False, "uniform",
     )  # fmt: skip
@@ -120,5 +122,5 @@ def test_a_registered_method_is_stored_labelled_and_offered(
 
     # Offered: the evidence tab's picker lists it with its label and note.
     with gr.Blocks():
-        tab = layout.build_evidence_tab()
+        tab = evidence_tab.build()
     assert [tuple(choice) for choice in tab.method.choices][-1] == ("uniform shares (a stand-in)", "uniform")

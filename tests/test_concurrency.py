@@ -30,8 +30,13 @@ from attention_demo.model import Seq2Seq
 from attention_demo.translate import Translator
 from attention_demo.ui import concurrency, serving
 from attention_demo.ui.client import translate_result
+from attention_demo.ui.demo import AttentionDemo
+from attention_demo.ui.tabs import compare as compare_tab
+from attention_demo.ui.tabs import evidence as evidence_tab
 from attention_demo.ui.tabs import live as live_tab
-from attention_demo.ui.views import AttentionDemo
+from attention_demo.ui.tabs import step as step_tab
+from attention_demo.ui.tabs import translate as translate_tab
+from attention_demo.ui.tabs import why as why_tab
 
 SENTENCES = [
     "Die kleine katze sieht die große hund im park .",
@@ -42,8 +47,8 @@ SENTENCES = [
 THREADS = 6
 ROUNDS = 2  # every job runs this many times in the concurrent phase, in a shuffled order
 
-# Every handler (by its function's name in wiring.wire) that runs a model, and the one-off figure drawing of the
-# "Why attention helps" tab (no model; drawn once for all visitors, under the default limit).
+# Every handler (by its function's name in wiring.wire or in a tab module's wire) that runs a model, and the one-off
+# figure drawing of the "Why attention helps" tab (no model; drawn once for all visitors, under the default limit).
 MODEL_HANDLERS = {
     "translate", "translate_example", "translate_random", "open_evidence", "operate", "open_step", "show_step",
     "compare", "aligner", "apply_link",
@@ -85,16 +90,18 @@ def jobs(demo: AttentionDemo) -> dict[str, Callable[[], Any]]:
     shown = {}
     for k, sentence in enumerate(SENTENCES):
         name = demo.attention_types[k % len(demo.attention_types)]
-        work[f"translate {k} {name}"] = lambda s=sentence, n=name: demo.translate(s, n, 3)
-        shown[k] = demo.translate(sentence, name, 3).shown
-    work["compare"] = lambda: demo.compare(SENTENCES[2], 2, True)
+        work[f"translate {k} {name}"] = lambda s=sentence, n=name: translate_tab.translate_view(demo, s, n, 3)
+        shown[k] = translate_tab.translate_view(demo, sentence, name, 3).shown
+    work["compare"] = lambda: compare_tab.compare_view(demo, SENTENCES[2], 2, True)
     for k in (0, 2):
         for method in evidence.ATTRIBUTION_METHODS:
-            work[f"evidence {k} {method}"] = lambda s=shown[k], m=method: demo.evidence_view(s, 0, False, m)
+            work[f"evidence {k} {method}"] = lambda s=shown[k], m=method: evidence_tab.evidence_view(
+                demo, s, 0, False, m
+            )
         for mode in evidence.SURGERY_MODES:
-            work[f"surgery {k} {mode}"] = lambda s=shown[k], m=mode: demo.surgery(s, 0, 1, m, 0)
-        work[f"step {k}"] = lambda s=shown[k]: demo.inspect(s, 0, 1)
-    work["aligner"] = lambda: demo.aligner_view(demo.attention_types[0], 0)
+            work[f"surgery {k} {mode}"] = lambda s=shown[k], m=mode: evidence_tab.surgery_view(demo, s, 0, 1, m, 0)
+        work[f"step {k}"] = lambda s=shown[k]: step_tab.step_view(demo, s, 0, 1)
+    work["aligner"] = lambda: why_tab.aligner_view(demo, demo.attention_types[0], 0)
     return work
 
 
@@ -120,9 +127,9 @@ def test_concurrent_requests_give_the_results_of_requests_made_alone(demo: Atten
 
 
 def test_no_request_leaves_hooks_on_the_shared_models(demo: AttentionDemo) -> None:
-    shown = demo.translate(SENTENCES[0], demo.attention_types[0], 2).shown
+    shown = translate_tab.translate_view(demo, SENTENCES[0], demo.attention_types[0], 2).shown
     for method in evidence.ATTRIBUTION_METHODS:
-        demo.evidence_view(shown, 0, False, method)
+        evidence_tab.evidence_view(demo, shown, 0, False, method)
     for model in demo.translator.models.values():
         for module in model.modules():
             assert not (module._forward_hooks or module._forward_pre_hooks or module._backward_hooks), module
@@ -140,9 +147,9 @@ def test_evidence_registers_no_hook_while_it_runs(demo: AttentionDemo, monkeypat
             return _original(module, *args, **kwargs)
 
         monkeypatch.setattr(torch.nn.Module, name, record)
-    shown = demo.translate(SENTENCES[1], demo.attention_types[0], 2).shown
+    shown = translate_tab.translate_view(demo, SENTENCES[1], demo.attention_types[0], 2).shown
     for method in evidence.ATTRIBUTION_METHODS:
-        demo.evidence_view(shown, 0, False, method)
+        evidence_tab.evidence_view(demo, shown, 0, False, method)
     assert registered == []
 
 
@@ -168,11 +175,11 @@ def test_every_model_running_event_shares_one_concurrency_group(demo: AttentionD
 def test_events_outside_the_group_run_no_model(demo: AttentionDemo, monkeypatch: pytest.MonkeyPatch) -> None:
     """Call every unlimited event's handler with real values: none of them may run a model."""
     blocks, ui = serving.build(demo)
-    shown = demo.translate(SENTENCES[0], demo.attention_types[0], 2).shown
+    shown = translate_tab.translate_view(demo, SENTENCES[0], demo.attention_types[0], 2).shown
     calls = []
     encode = Seq2Seq.encode
     monkeypatch.setattr(Seq2Seq, "encode", lambda *args, **kwargs: calls.append(1) or encode(*args, **kwargs))
-    values = {ui.shown: shown, ui.translate.hypothesis: 0, ui.translate.merge: False}
+    values = {ui.translate.shown: shown, ui.translate.hypothesis: 0, ui.translate.merge: False}
     select = gr.SelectData(ui.translate.heatmap, {"index": 1, "value": None})
     called = set()
     for fn in blocks.fns.values():
@@ -180,7 +187,7 @@ def test_events_outside_the_group_run_no_model(demo: AttentionDemo, monkeypatch:
             continue
         name = event_name(fn)
         if name == "evolution":
-            args = [demo.evolution_choices()[0][0], 0, 1]
+            args = [why_tab.evolution_choices(demo)[0][0], 0, 1]
         elif name == "open_page":  # a link's sentence is translated by the next event (apply_link), not here
             args = [link_request("s=Ein+Hund+rennt.&t=evidence")]
         elif name == "remember_tab":
@@ -217,8 +224,10 @@ def test_concurrent_clients_and_evidence_beside_a_real_server(demo: AttentionDem
         client = Client(url, verbose=False)
         alone = {r: client.predict(*r, 3, False, api_name="/translate") for r in requests}
         compared_alone = client.predict(SENTENCES[2], 2, False, api_name="/compare")
-        shown = demo.translate(SENTENCES[2], demo.attention_types[0], 3).shown
-        evidence_alone = {m: fingerprint(demo.evidence_view(shown, 0, False, m)) for m in evidence.ATTRIBUTION_METHODS}
+        shown = translate_tab.translate_view(demo, SENTENCES[2], demo.attention_types[0], 3).shown
+        evidence_alone = {
+            m: fingerprint(evidence_tab.evidence_view(demo, shown, 0, False, m)) for m in evidence.ATTRIBUTION_METHODS
+        }
 
         def visitor(seed: int) -> list[tuple[Any, Any]]:
             own = Client(url, verbose=False)
@@ -230,7 +239,9 @@ def test_concurrent_clients_and_evidence_beside_a_real_server(demo: AttentionDem
 
         with ThreadPoolExecutor(5) as pool:
             visitors = [pool.submit(visitor, seed) for seed in range(3)]
-            evidences = [pool.submit(demo.evidence_view, shown, 0, False, m) for m in evidence.ATTRIBUTION_METHODS]
+            evidences = [
+                pool.submit(evidence_tab.evidence_view, demo, shown, 0, False, m) for m in evidence.ATTRIBUTION_METHODS
+            ]
             answers = [answer for future in visitors for answer in future.result()]
             for method, future in zip(evidence.ATTRIBUTION_METHODS, evidences, strict=True):
                 assert fingerprint(future.result()) == evidence_alone[method], method
@@ -245,9 +256,9 @@ def test_concurrent_clients_and_evidence_beside_a_real_server(demo: AttentionDem
 def test_repeated_requests_reuse_their_search_and_give_the_same_view(demo: AttentionDemo) -> None:
     """The cache for repeated requests: the second identical request runs no model and shows the same view."""
     sentence, name = "Ein hund und eine katze .", demo.attention_types[0]
-    first = fingerprint(demo.translate(sentence, name, 2))
+    first = fingerprint(translate_tab.translate_view(demo, sentence, name, 2))
     hits = demo._translate_one.cache_info().hits
-    assert fingerprint(demo.translate(sentence, name, 2)) == first
+    assert fingerprint(translate_tab.translate_view(demo, sentence, name, 2)) == first
     assert demo._translate_one.cache_info().hits == hits + 2  # the attention model and the baseline
-    demo.translate(sentence, name, 3)  # another beam size is another search
+    translate_tab.translate_view(demo, sentence, name, 3)  # another beam size is another search
     assert demo._translate_one.cache_info().hits == hits + 2

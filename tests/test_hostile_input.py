@@ -29,10 +29,14 @@ from test_app import APP_ENV, free_port
 
 from attention_demo import hub
 from attention_demo.translate import Translator
-from attention_demo.ui import heatmap, serving, text, views
+from attention_demo.ui import heatmap, inputs, serving, text
 from attention_demo.ui.client import output_text, translate_result
+from attention_demo.ui.demo import AttentionDemo
 from attention_demo.ui.layout import Layout
-from attention_demo.ui.views import AttentionDemo
+from attention_demo.ui.tabs import evidence as evidence_tab
+from attention_demo.ui.tabs import step as step_tab
+from attention_demo.ui.tabs import translate as translate_tab
+from attention_demo.ui.text import EMPTY_INPUT_MESSAGE  # the tests below name their input `text`
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -124,11 +128,11 @@ def test_translate_endpoint_answers_any_text(
     for component in (tab.baseline_text, tab.reference, tab.chrf, tab.focus):
         assert isinstance(values[component], str)
     assert_text_or_empty_table(values[tab.beams])
-    shown = values[ui.shown]
+    shown = values[tab.shown]
     if shown is None:  # nothing to translate (blank input)
-        assert values[tab.notice] == views.text.EMPTY_INPUT_MESSAGE and values[tab.heatmap] is None
+        assert values[tab.notice] == EMPTY_INPUT_MESSAGE and values[tab.heatmap] is None
         return
-    assert len(shown.text) <= views.MAX_INPUT_CHARS
+    assert len(shown.text) <= inputs.MAX_INPUT_CHARS
     assert output_text(values[tab.output_words]) and values[tab.baseline_text]
     assert_heatmap_data(values[tab.heatmap])
     assert all(isinstance(token, str) and 0.0 <= weight <= 1.0 for token, weight in values[tab.highlight])
@@ -153,18 +157,18 @@ def test_every_view_of_a_hostile_translation_works(
     demo: AttentionDemo, text: str, merge: bool, word: int, mode: str
 ) -> None:
     """The views the browser opens after a translation (called directly: an exception here fails the test)."""
-    view = demo.translate(text, "additive", 2, merge)
+    view = translate_tab.translate_view(demo, text, "additive", 2, merge)
     shown = view.shown
     assert_plain_notice(view.notice)
-    picked = demo.show_hypothesis(shown, 0, merge, word)
+    picked = translate_tab.hypothesis_view(shown, 0, merge, word)
     assert isinstance(picked.focus, str)
-    step = demo.inspect(shown, 0, word)
+    step = step_tab.step_view(demo, shown, 0, word)
     assert isinstance(step.notice, str)
-    evidence = demo.evidence_view(shown, 0, merge)
+    evidence = evidence_tab.evidence_view(demo, shown, 0, merge)
     assert isinstance(evidence.notice, str)
-    surgery = demo.surgery(shown, 0, word, mode, word)
+    surgery = evidence_tab.surgery_view(demo, shown, 0, word, mode, word)
     assert isinstance(surgery.notice, str) and isinstance(surgery.table, pd.DataFrame)
-    for heatmap_view in (picked.heatmap, evidence.saliency, evidence.baseline_saliency):
+    for heatmap_view in (picked.heatmap, evidence.attribution, evidence.baseline_attribution):
         if heatmap_view is not None:
             assert_heatmap_data(heatmap_view.to_json())
     for figure in (step.figure, evidence.coverage_figure):
@@ -277,8 +281,8 @@ def test_hostile_links_give_a_valid_view(params: dict[str, str]) -> None:
     """Any query parameters: a view made of valid values only, and the names of what was left out."""
     from attention_demo.ui import links
 
-    state, rejected = links.parse(params, ["additive", "dot"], ["occlusion"], views.MAX_BEAM)
+    state, rejected = links.parse(params, ["additive", "dot"], ["occlusion"], inputs.MAX_BEAM)
     assert state.model in (None, "additive", "dot") and state.method in (None, "occlusion")
-    assert state.tab in links.TABS and (state.beam is None or 1 <= state.beam <= views.MAX_BEAM)
+    assert state.tab in links.TABS and (state.beam is None or 1 <= state.beam <= inputs.MAX_BEAM)
     assert state.sentence is None or 0 < len(state.sentence) <= links.MAX_SENTENCE_CHARS
     assert set(rejected) <= set(links.KEYS)

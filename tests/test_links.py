@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from attention_demo.ui.links import LinkState, parse, to_query
+from attention_demo.ui.links import TABS, LinkState, parse, to_query
 
 MODELS = ["additive", "general", "dot"]
 METHODS = ["gradient_x_input", "integrated_gradients", "occlusion"]
@@ -61,3 +61,10 @@ def test_the_valid_part_of_a_partly_broken_link_is_kept() -> None:
     state, rejected = reopen("?s=Ein+Hund.&m=nonsense&b=4")
     assert (state.sentence, state.model, state.beam, rejected) == ("Ein Hund.", None, 4, ["model"])
     assert state.translates and not LinkState().translates
+
+
+def test_every_tab_of_the_page_is_a_tab_a_link_may_open_in_page_order() -> None:
+    """The tab on screen is remembered by its position on the page (layout.TAB_IDS) and a link names it by its id."""
+    from attention_demo.ui.layout import TAB_IDS
+
+    assert TAB_IDS == TABS

@@ -14,8 +14,10 @@ from attention_demo.inspection import merge_attention
 from attention_demo.model_repo import ALIGNMENT_LINKS_FILE, METRICS_FILE, read_json, write_json_atomic
 from attention_demo.tokenizer import EOS_ID, encode, pieces
 from attention_demo.translate import Translator
-from attention_demo.ui import text, views
-from attention_demo.ui.views import AttentionDemo
+from attention_demo.ui import text
+from attention_demo.ui.demo import DEFAULT_ATTENTION, AttentionDemo
+from attention_demo.ui.tabs import translate as translate_tab
+from attention_demo.ui.tabs import why as why_tab
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +71,9 @@ def aligned_folder(tmp_path_factory: pytest.TempPathFactory, tiny_model_folder: 
 
 def test_aligner_view_rings_the_links_and_scores_the_sentence(aligned_folder: Path) -> None:
     demo = AttentionDemo(Translator(aligned_folder))
-    assert [label for label, _ in demo.aligner_choices()] == [str(e["source"]) for e in demo.examples[:2]]
+    assert [label for label, _ in why_tab.aligner_choices(demo)] == [str(e["source"]) for e in demo.examples[:2]]
     stored = read_json(aligned_folder / ALIGNMENT_LINKS_FILE)["sentences"][1]
-    view = demo.aligner_view("additive", 1)
+    view = why_tab.aligner_view(demo, "additive", 1)
     heatmap = view.heatmap
     expected_rings = sorted((int(i), int(j)) for j, i in (link.split("-") for link in stored["links"].split()))
     assert sorted(heatmap.markers) == expected_rings
@@ -100,22 +102,22 @@ def test_aligner_view_reads_the_reference_teacher_forced(aligned_folder: Path) -
     expected, _, _ = merge_attention(
         attention, pieces(translator.src_tokenizer, src), pieces(translator.tgt_tokenizer, tgt)
     )
-    np.testing.assert_allclose(demo.aligner_view("additive", 0).heatmap.matrix, expected, atol=1e-6)
+    np.testing.assert_allclose(why_tab.aligner_view(demo, "additive", 0).heatmap.matrix, expected, atol=1e-6)
 
 
 def test_alignment_and_ablation_tables_come_from_metrics(aligned_folder: Path) -> None:
     demo = AttentionDemo(Translator(aligned_folder))
-    table = demo.alignment_table()
+    table = why_tab.alignment_table(demo)
     assert table.iloc[0].tolist() == ["additive", 0.4, 0.55, 0.6, 0.2, 0.05, 0.45, 0.41]
     assert table.iloc[-1, 0] == text.DIAGONAL_ROW and table.iloc[-1, 1] == 0.43
-    assert demo.ablation_table().iloc[0].tolist() == ["today", 0.39, 0.0, 0.06, 0.4, 0.59, 28.55]
+    assert why_tab.ablation_table(demo).iloc[0].tolist() == ["today", 0.39, 0.0, 0.06, 0.4, 0.59, 28.55]
 
 
 def test_without_links_the_view_says_so(tiny_model_folder: Path) -> None:
     demo = AttentionDemo(Translator(tiny_model_folder))
-    assert demo.aligner_choices() == []
-    assert demo.aligner_view("additive", 0).heatmap.message == text.NO_ALIGNER_LINKS
-    assert demo.alignment_table().empty and demo.ablation_table().empty
+    assert why_tab.aligner_choices(demo) == []
+    assert why_tab.aligner_view(demo, "additive", 0).heatmap.message == text.NO_ALIGNER_LINKS
+    assert why_tab.alignment_table(demo).empty and why_tab.ablation_table(demo).empty
 
 
 def test_the_app_opens_on_the_model_that_aligns_best(aligned_folder: Path, tmp_path: Path) -> None:
@@ -133,7 +135,7 @@ def test_the_app_opens_on_the_model_that_aligns_best(aligned_folder: Path, tmp_p
     write_json_atomic(folder / METRICS_FILE, metrics)
     demo = AttentionDemo(Translator(folder))
     assert demo.default_type == "general"
-    assert demo.opening().shown.attention_type == "general"
+    assert translate_tab.opening(demo).shown.attention_type == "general"
     del metrics["alignment"]
     write_json_atomic(folder / METRICS_FILE, metrics)
-    assert AttentionDemo(Translator(folder)).default_type == views.DEFAULT_ATTENTION
+    assert AttentionDemo(Translator(folder)).default_type == DEFAULT_ATTENTION

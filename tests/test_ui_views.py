@@ -1,4 +1,5 @@
-"""Unit tests of attention_demo.ui.views on constructed data: no models, no Gradio.
+"""Unit tests of the app's views on constructed data (the tab modules' presenters, the heatmap data, the input
+cleaning): no models, no browser.
 
 The views are what the app computes for its widgets; the numbers are checked here against hand-computed values
 (coverage flags, agreement, the heatmap's JSON, input cleaning, index clamping).
@@ -13,7 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from attention_demo.ui import text, views
+from attention_demo.ui import heatmap, inputs, text
+from attention_demo.ui.tabs import evidence as evidence_tab
+from attention_demo.ui.tabs import translate as translate_tab
 
 SOURCE = ["▁Ein", "▁Fahr", "rad", "▁steht", "▁", ".", "</s>"]  # words: Ein, Fahrrad, steht, ., </s>
 
@@ -25,8 +28,11 @@ def attention_with_totals(totals: list[float], rows: int) -> np.ndarray:
     return np.tile(totals / rows, (rows, 1))
 
 
-def test_the_views_module_does_not_import_gradio() -> None:
-    code = "import sys, attention_demo.ui.views; print('gradio' in sys.modules)"
+def test_the_shared_state_and_the_input_cleaning_do_not_import_gradio() -> None:
+    code = (
+        "import sys, attention_demo.ui.demo, attention_demo.ui.state, attention_demo.ui.inputs, "
+        "attention_demo.ui.loading; print('gradio' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -35,32 +41,32 @@ def test_coverage_flags_exactly_the_dropped_and_repeated_pieces_never_the_final_
     # 4 output rows: totals per piece; "Fahr" (0.1) is dropped, "steht" (2.2) repeated, </s> (0.05) would be dropped
     # and is not flagged.
     totals = [0.9, 0.1, 0.45, 2.2, 0.2, 0.1, 0.05]
-    coverage = views.coverage_view(attention_with_totals(totals, 4), SOURCE, merge=False)
+    coverage = evidence_tab.coverage_view(attention_with_totals(totals, 4), SOURCE, merge=False)
     assert coverage.labels == ["Ein", "Fahr", "·rad", "steht", "▁", "·.", "</s>"]
     np.testing.assert_allclose(coverage.totals, totals)
     assert coverage.flags == ["", "dropped", "", "repeated", "dropped", "dropped", ""]
     # </s> holding more than REPEATED_ABOVE (the "parking" position) is not flagged either.
-    parked = views.coverage_view(attention_with_totals([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 2.0], 5), SOURCE, False)
+    parked = evidence_tab.coverage_view(attention_with_totals([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 2.0], 5), SOURCE, False)
     assert parked.flags[-1] == "" and parked.flags[:-1] == [""] * 6
 
 
 def test_coverage_of_merged_words_sums_their_pieces() -> None:
     totals = [0.9, 0.1, 0.45, 2.2, 0.2, 0.1, 0.05]
-    coverage = views.coverage_view(attention_with_totals(totals, 4), SOURCE, merge=True)
+    coverage = evidence_tab.coverage_view(attention_with_totals(totals, 4), SOURCE, merge=True)
     assert coverage.labels == ["Ein", "Fahrrad", "steht", ".", "</s>"]
     np.testing.assert_allclose(coverage.totals, [0.9, 0.55, 2.2, 0.3, 0.05])
     assert coverage.flags == ["", "", "repeated", "", ""]  # "." has 0.3: not below the threshold; </s> never
 
 
 def test_coverage_without_a_final_eos_flags_every_piece() -> None:
-    coverage = views.coverage_view(attention_with_totals([1.9, 0.1], 2), ["▁Hund", "▁da"], merge=False)
+    coverage = evidence_tab.coverage_view(attention_with_totals([1.9, 0.1], 2), ["▁Hund", "▁da"], merge=False)
     assert coverage.flags == ["", "dropped"]
 
 
 def test_agreement_table_against_hand_computed_values() -> None:
     attention = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
     attribution = np.array([[0.6, 0.3, 0.1], [0.5, 0.3, 0.2]])  # row 0: same order; row 1: reversed order
-    table, means = views.agreement_table(attention, attribution, ["A", "dog"])
+    table, means = evidence_tab.agreement_table(attention, attribution, ["A", "dog"])
     assert list(table.columns) == text.AGREEMENT_COLUMNS
     assert list(table["output"]) == [text.MEAN_ROW, "A", "dog"]
     # Kendall tau: row 0 ranks agree on all 3 pairs (1.0), row 1 disagree on all (-1.0); top-1: 1 then 0.
@@ -68,57 +74,59 @@ def test_agreement_table_against_hand_computed_values() -> None:
     assert list(table["top-1"]) == ["0.500", "1.000", "0.000"]
     # Jensen-Shannon divergence of identical distributions is 0.
     assert table["JSD"].iloc[1] != "0.000"
-    same, _ = views.agreement_table(attention, attention, ["A", "dog"])
+    same, _ = evidence_tab.agreement_table(attention, attention, ["A", "dog"])
     assert list(same["JSD"]) == ["0.000"] * 3 and list(same["top-1"]) == ["1.000"] * 3
     np.testing.assert_allclose(means[:2], [0.0, 0.5])
     # A constant attribution row (occlusion of a piece-free step, say): tau undefined, left out of the mean.
-    constant, means = views.agreement_table(attention, np.array([[1.0, 1.0, 1.0], [0.0, 0.1, 0.2]]), ["A", "dog"])
+    constant, means = evidence_tab.agreement_table(
+        attention, np.array([[1.0, 1.0, 1.0], [0.0, 0.1, 0.2]]), ["A", "dog"]
+    )
     assert list(constant["Kendall τ"]) == ["1.000", "n/a", "1.000"]
     assert means.shape == (3,) and means[0] == 1.0
 
 
 def test_heatmap_json_carries_numbers_and_labels_as_plain_types() -> None:
     matrix = np.array([[0.25, 0.75], [1 / 3, 2 / 3]], dtype=np.float32)
-    heatmap = views.HeatmapData(matrix, ["A", "<b>"], ["Ein", "$x$"], title="t", selected=1, markers=[(0, 1)])
-    value = json.loads(json.dumps(heatmap.to_json()))  # only JSON types
+    data = heatmap.HeatmapData(matrix, ["A", "<b>"], ["Ein", "$x$"], title="t", selected=1, markers=[(0, 1)])
+    value = json.loads(json.dumps(data.to_json()))  # only JSON types
     assert value["rows"] == ["A", "<b>"] and value["columns"] == ["Ein", "$x$"]
     np.testing.assert_allclose(value["matrix"], matrix, atol=1e-6)
     assert value["selected"] == 1 and value["markers"] == [[0, 1]] and value["vmax"] == 1.0
     assert value["row_axis"] == text.OUTPUT_AXIS and value["column_axis"] == text.SOURCE_AXIS
-    assert views.HeatmapData.message_only("nothing").to_json() == {"title": "", "message": "nothing"}
+    assert heatmap.HeatmapData.message_only("nothing").to_json() == {"title": "", "message": "nothing"}
 
 
 def test_labels_are_printable_and_bounded() -> None:
-    assert views.piece_labels(["▁Fahr", "rad", "\t", "</s>"]) == ["Fahr", "·rad", "·\\t", "</s>"]
-    long = views.word_labels(["x" * 100])[0]
-    assert len(long) == views.LABEL_CHARS and long.endswith("…")
+    assert heatmap.piece_labels(["▁Fahr", "rad", "\t", "</s>"]) == ["Fahr", "·rad", "·\\t", "</s>"]
+    long = heatmap.word_labels(["x" * 100])[0]
+    assert len(long) == heatmap.LABEL_CHARS and long.endswith("…")
 
 
 def test_clean_input_replaces_surrogates_and_cuts_at_a_space() -> None:
-    sentence, notices = views.clean_input("Hund \ud800 da")
+    sentence, notices = inputs.clean_input("Hund \ud800 da")
     assert sentence == "Hund \ufffd da" and notices == [text.INVALID_UNICODE]
     long = "Hund " * 1000  # 5,000 characters
-    sentence, notices = views.clean_input(long)
-    assert len(sentence) <= views.MAX_INPUT_CHARS and not sentence.endswith(" ") and sentence.endswith("Hund")
+    sentence, notices = inputs.clean_input(long)
+    assert len(sentence) <= inputs.MAX_INPUT_CHARS and not sentence.endswith(" ") and sentence.endswith("Hund")
     assert notices == [text.INPUT_CUT.format(length=5000, kept=len(sentence))]
-    assert views.clean_input(None) == ("", [])
+    assert inputs.clean_input(None) == ("", [])
 
 
 @pytest.mark.parametrize(
     ("value", "expected"), [(3, 3), ("4", 4), (2.7, 2), (0, 1), (-5, 1), (1e9, 10), ("lots", 1), (None, 1)]
 )
 def test_beam_size_is_clamped(value: object, expected: int) -> None:
-    assert views.beam_size(value) == expected
+    assert inputs.beam_size(value) == expected
 
 
 @pytest.mark.parametrize(("value", "length", "expected"), [(2, 5, 2), (9, 5, 4), (-1, 5, 0), ("x", 5, 0), (3, 0, 0)])
 def test_index_is_clamped(value: object, length: int, expected: int) -> None:
-    assert views.index(value, length) == expected
+    assert inputs.index(value, length) == expected
 
 
 def test_gallery_spreads_from_short_to_long_and_the_page_opens_on_a_test_sentence() -> None:
     examples = [{"source": "w " * n, "reference": "r" if n % 2 else None} for n in range(1, 31)]
-    gallery = views.gallery_examples(examples, 4)
+    gallery = translate_tab.gallery_examples(examples, 4)
     assert [len(s.split()) for s in gallery] == [1, 11, 20, 30]
-    assert views.opening_example(examples, 12) in {"w " * 11, "w " * 13}  # odd lengths have references
-    assert views.opening_example([{"source": "Ein Hund.", "reference": None}]) == "Ein Hund."
+    assert translate_tab.opening_example(examples, 12) in {"w " * 11, "w " * 13}  # odd lengths have references
+    assert translate_tab.opening_example([{"source": "Ein Hund.", "reference": None}]) == "Ein Hund."

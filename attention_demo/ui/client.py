@@ -2,7 +2,7 @@
 
 ``/translate`` answers with a tuple in the order of :data:`TRANSLATE_OUTPUTS` (the per-session state is not sent to
 API clients); :func:`translate_result` names them and :func:`output_text` turns the clickable output words back into
-the translation. ``attention_demo.ui.wiring`` registers the endpoint with these outputs.
+the translation. ``attention_demo.ui.tabs.translate`` registers the endpoint with these outputs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The attention heatmap, drawn in the browser: a ``gr.HTML`` component with its own template, style and script.
+"""The attention heatmap: its data (:class:`HeatmapData`, with the labels of its rows and columns) and the browser
+component that draws it (:func:`attention_heatmap`, a ``gr.HTML`` component with its own template, style and script).
 
-The server sends the numbers (:meth:`attention_demo.ui.views.HeatmapData.to_json`), not a picture, so no request
+The server sends the numbers (:meth:`HeatmapData.to_json`), not a picture, so no request
 spends time drawing. The browser draws a table of coloured cells whose labels are real text (12 px at any window
 width, the map scrolls sideways when it is wider than the page) and:
 
@@ -24,9 +25,78 @@ cannot hold become U+FFFD there. In the CSV, a label that a spreadsheet would re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
+import numpy as np
+
+from attention_demo import plots
+from attention_demo.tokenizer import display_piece
+from attention_demo.ui import text
+
+LABEL_CHARS = 24  # heatmap labels longer than this end with "…" (the tooltip and the spans show the same label)
+
+
+@dataclass
+class HeatmapData:
+    """A heatmap for the browser: ``matrix`` ``(rows, columns)`` in ``[0, vmax]`` with a label per row and column.
+
+    ``selected`` is the outlined row; ``markers`` are ``(row, column)`` cells drawn with a ring (for example links of a
+    word aligner, to compare attention with word alignment), described by ``marker_label``. A heatmap with a
+    ``message`` shows only that sentence.
+    """
+
+    matrix: np.ndarray
+    rows: list[str]
+    columns: list[str]
+    title: str = ""
+    selected: int | None = None
+    markers: list[tuple[int, int]] = field(default_factory=list)
+    marker_label: str = ""
+    value_label: str = text.ATTENTION_WEIGHT
+    vmax: float = 1.0
+    message: str = ""
+    row_axis: str = text.OUTPUT_AXIS  # what the rows and the columns are, for the hover text
+    column_axis: str = text.SOURCE_AXIS
+
+    @classmethod
+    def message_only(cls, message: str, title: str = "") -> HeatmapData:
+        return cls(np.zeros((0, 0)), [], [], title=title, message=message)
+
+    def to_json(self) -> dict[str, Any]:
+        """The value of the browser component (:func:`attention_heatmap`): plain JSON types only."""
+        if self.message:
+            return {"title": self.title, "message": self.message}
+        return {
+            "title": self.title,
+            "rows": list(self.rows),
+            "columns": list(self.columns),
+            "matrix": np.round(np.asarray(self.matrix, dtype=float), 6).tolist(),
+            "selected": self.selected,
+            "markers": [[int(t), int(j)] for t, j in self.markers],
+            "marker_label": self.marker_label,
+            "value_label": self.value_label,
+            "row_axis": self.row_axis,
+            "column_axis": self.column_axis,
+            "vmax": self.vmax,
+        }
+
+
+def heatmap_value(heatmap: HeatmapData | None) -> dict[str, Any] | None:
+    """The value of a heatmap component: ``heatmap`` as JSON, or None (an empty map) when there is none."""
+    return heatmap.to_json() if heatmap is not None else None
+
+
+def piece_labels(pieces: Sequence[str]) -> list[str]:
+    """Subword pieces as heatmap labels (word mark removed, continuation pieces marked with ``·``)."""
+    return [plots.printable(display_piece(p), LABEL_CHARS) for p in pieces]
+
+
+def word_labels(words: Sequence[str]) -> list[str]:
+    return [plots.printable(w, LABEL_CHARS) for w in words]
+
 
 TEMPLATE = '<div class="ad-heatmap" data-testid="attention-heatmap"></div>'
 
@@ -343,7 +413,7 @@ draw();
 
 
 def attention_heatmap(value: dict[str, Any] | None = None, **kwargs: Any) -> gr.HTML:
-    """A heatmap drawn in the browser from :meth:`~attention_demo.ui.views.HeatmapData.to_json` values.
+    """A heatmap drawn in the browser from :meth:`HeatmapData.to_json` values.
 
     ``.select(fn, ...)`` on it runs ``fn`` when a row label or a cell is clicked; ``gr.SelectData.index`` is the row.
     ``kwargs`` go to ``gr.HTML`` (``elem_id``, ``label``, ...). A function, not a ``gr.HTML`` subclass: Gradio writes

@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 
 from attention_demo.text import clean_text
 
-TABS = ("translate", "evidence", "step", "compare", "why", "live")  # the tab ids of the page (layout.TAB_IDS)
-MAX_SENTENCE_CHARS = 1000  # as the text box (views.MAX_INPUT_CHARS)
+# The tabs a link may open: every tab of the page, in its order (layout.TAB_IDS; a test checks).
+TABS = ("translate", "evidence", "step", "compare", "why", "live")
+MAX_SENTENCE_CHARS = 1000  # as the text box (inputs.MAX_INPUT_CHARS)
 MAX_INDEX = 1000  # a hypothesis or word index beyond this is not from a real page
 KEYS = {"sentence": "s", "model": "m", "beam": "b", "hypothesis": "h", "word": "w", "tab": "t", "method": "e"}
 

@@ -17,8 +17,9 @@ import torch
 
 from attention_demo.ui import text
 from attention_demo.ui.concurrency import CONCURRENCY_LIMIT, QUEUE_SIZE, torch_threads
+from attention_demo.ui.demo import AttentionDemo
 from attention_demo.ui.layout import CSS, Layout, build_layout
-from attention_demo.ui.views import BUNDLED_MODELS, AttentionDemo, load_translator
+from attention_demo.ui.loading import BUNDLED_MODELS, load_translator
 from attention_demo.ui.wiring import wire
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def build(demo: AttentionDemo) -> tuple[gr.Blocks, Layout]:
         layout = build_layout(demo)
         wire(layout, demo, blocks)
     # A bounded waiting line, for every way of launching. The events that run a model share one concurrency group of
-    # CONCURRENCY_LIMIT (wiring); the default limit only bounds an event that names neither group.
+    # CONCURRENCY_LIMIT (concurrency.py); the default limit only bounds an event that names neither group.
     blocks.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return blocks, layout
 

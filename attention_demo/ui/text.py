@@ -1,7 +1,7 @@
 """Every sentence the app shows a visitor: titles, explanations, labels, notices, messages and table headers.
 
 Kept in one place so that the wording can be read, checked and changed without reading any computation. Texts with
-``{placeholders}`` are filled with :meth:`str.format` by :mod:`attention_demo.ui.views` and
+``{placeholders}`` are filled with :meth:`str.format` by the tab modules (:mod:`attention_demo.ui.tabs`) and
 :mod:`attention_demo.ui.wiring`.
 """
 

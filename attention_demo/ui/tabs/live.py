@@ -22,11 +22,13 @@ import pandas as pd
 from attention_demo import live
 from attention_demo.attention import ATTENTION_TYPES
 from attention_demo.ui import text
-from attention_demo.ui.heatmap import attention_heatmap
-from attention_demo.ui.views import HeatmapData
+from attention_demo.ui.demo import AttentionDemo
+from attention_demo.ui.heatmap import HeatmapData, attention_heatmap
+from attention_demo.ui.state import Shared
 
 logger = logging.getLogger(__name__)
 
+ID = "live"
 LIVE_GROUP = "live-training"  # the concurrency group of the training event: one run at a time, apart from the models
 LIVE_LIMIT = 1
 MODEL_LABELS = {"attention": "with attention", "baseline": "without attention"}
@@ -48,9 +50,9 @@ class LiveTab:
     alignment: gr.LinePlot
 
 
-def build() -> LiveTab:
-    """The tab; call inside ``gr.Blocks``."""
-    with gr.Tab(text.TAB_LIVE, id="live", elem_id="tab-live"):
+def build(demo: AttentionDemo | None = None) -> LiveTab:
+    """The tab; call inside ``gr.Tabs`` (it needs nothing of ``demo``: it trains models of its own)."""
+    with gr.Tab(text.TAB_LIVE, id=ID, elem_id="tab-live"):
         gr.Markdown(text.LIVE_INTRO)
         with gr.Row():
             task = gr.Radio(
@@ -142,13 +144,14 @@ def run(tab: LiveTab, task: object, length: object, attention_type: object) -> I
         logger.info("live run ended (%s)", reason)
 
 
-def wire(tab: LiveTab) -> None:
-    """The tab's events: Train streams a run (one at a time, in its own group), Stop cancels it."""
+def wire(tab: LiveTab, demo: AttentionDemo | None = None, shared: Shared | None = None) -> None:
+    """The tab's events: Train streams a run (one at a time, in its own group), Stop cancels it. (It reads nothing of
+    ``demo`` or of the other tabs.)"""
 
     def train(task: object, length: object, attention_type: object) -> Iterator[dict]:
         yield from run(tab, task, length, attention_type)
 
-    train.notice = tab.status  # type: ignore[attr-defined]  # run() reports its own errors there (like wiring.guarded)
+    train.notice = tab.status  # type: ignore[attr-defined]  # run() reports its own errors there (like events.guarded)
     outputs = [tab.status, tab.heatmap, tab.accuracy, tab.loss, tab.alignment]
     # show_progress on the status box: a visitor waiting behind another run sees the queue position there, and the
     # streamed map and curves are never covered by the progress overlay.
