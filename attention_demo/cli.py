@@ -37,6 +37,9 @@ MAX_BEAM_SIZE = 50
 MAX_ERROR_CHARS = 600  # a longer error message is cut (the whole message: --debug)
 EXIT_FAILURE = 1  # an expected failure (usage errors exit with argparse's 2)
 DEFAULT_MODEL_FOLDER = "models/multi30k-de-en"  # the bundled models, from the repository root (where commands run)
+# The bundled models wherever the command runs: German -> English, and its English -> German twin.
+BUNDLED_MODELS = Path(__file__).resolve().parents[1] / DEFAULT_MODEL_FOLDER
+BUNDLED_REVERSE_MODELS = BUNDLED_MODELS.with_name("multi30k-en-de")
 DEFAULT_BEAM_SIZE = 5
 # Corpus commands log their progress with times; translate only warns, on stderr beside the translations on stdout.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

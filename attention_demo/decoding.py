@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from attention_demo.cli import DEFAULT_BEAM_SIZE
 from attention_demo.data import MAX_TARGET_TOKENS, pad
 from attention_demo.model import Seq2Seq
 from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID
@@ -121,7 +122,7 @@ def beam_search(
     model: Seq2Seq,
     src: torch.Tensor,
     src_mask: torch.Tensor,
-    beam_size: int = 5,
+    beam_size: int = DEFAULT_BEAM_SIZE,
     max_len: int | None = None,
     length_penalty: float = 1.0,
 ) -> list[list[Hypothesis]]:

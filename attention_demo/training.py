@@ -193,7 +193,7 @@ class TrainingArguments:
         },
     )
     eval_beam_size: int = field(
-        default=5,
+        default=cli.DEFAULT_BEAM_SIZE,
         metadata={
             "help": "beam size for the final test evaluation",
             "minimum": 1,

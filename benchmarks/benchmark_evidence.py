@@ -25,11 +25,10 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
-from attention_demo import evidence
+from attention_demo import cli, evidence
 from attention_demo.model import BASELINE
 from attention_demo.model_repo import read_test_examples
 from attention_demo.translate import Translator
@@ -39,7 +38,6 @@ from attention_demo.ui.state import Shown
 from attention_demo.ui.tabs import evidence as evidence_tab
 from attention_demo.ui.tabs import translate as translate_tab
 
-BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
 TARGET_SECONDS = 1.5  # the evidence tab of a maximum-length input (the heaviest method may take longer: on request)
 JOINER = ", und "
 
@@ -89,7 +87,7 @@ def timed(work: Callable[[], object], repeats: int) -> tuple[list[float], list[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=str(BUNDLED), help="model folder")
+    parser.add_argument("--model", default=str(cli.BUNDLED_MODELS), help="model folder")
     parser.add_argument("--attention", default="additive", help="the attention model (the app opens on additive)")
     parser.add_argument("--repeats", type=int, default=5, help="timed views per method (Integrated Gradients: 1)")
     parser.add_argument("--candidates", type=int, default=10, help="maximum-length inputs to pick the heaviest from")

@@ -22,18 +22,17 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from attention_demo import cli
 from attention_demo.data import load_parallel_data
 from attention_demo.evaluation import corpus_scores
 from attention_demo.model import Seq2Seq
 from attention_demo.precision import BFloat16Linear, bfloat16_output
 from attention_demo.translate import Translator
 
-BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
 SENTENCE = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."
 BAR = 0.1  # BLEU a lever may cost (issue 18)
 
@@ -77,7 +76,7 @@ VARIANTS: dict[str, Callable[[Seq2Seq], Seq2Seq]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=str(BUNDLED), help="model folder")
+    parser.add_argument("--model", default=str(cli.BUNDLED_MODELS), help="model folder")
     parser.add_argument("--dataset_name", default="bentrevett/multi30k", help="Hub dataset id or local folder")
     parser.add_argument("--models", nargs="*", default=None, help="which models of the folder (default: all)")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))

@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from attention_demo import cli
 from attention_demo.attention import Attention
 from attention_demo.model import ModelConfig, Seq2Seq
 from attention_demo.translate import Translator
 
-BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
 SENTENCE_15_WORDS = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."
 
 
@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per model")
     parser.add_argument("--repeats", type=int, default=20, help="timed translations per setting")
-    parser.add_argument("--model", default=str(BUNDLED), help="model folder for the latency rows")
+    parser.add_argument("--model", default=str(cli.BUNDLED_MODELS), help="model folder for the latency rows")
     args = parser.parse_args()
     torch.manual_seed(0)
     cpu = platform.processor() or platform.machine()

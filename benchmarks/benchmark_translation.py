@@ -17,22 +17,21 @@ import argparse
 import os
 import platform
 import time
-from pathlib import Path
 
 import torch
 
+from attention_demo import cli
 from attention_demo.data import load_parallel_data
 from attention_demo.evaluation import corpus_scores
 from attention_demo.model_repo import read_metrics
 from attention_demo.translate import Translator
 
-BUNDLED = Path(__file__).resolve().parent.parent / "models" / "multi30k-de-en"
 DEFAULT_BATCH = 64
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=str(BUNDLED), help="model folder")
+    parser.add_argument("--model", default=str(cli.BUNDLED_MODELS), help="model folder")
     parser.add_argument("--dataset_name", default="bentrevett/multi30k", help="Hub dataset id or local folder")
     parser.add_argument("--split", default="test")
     parser.add_argument("--models", nargs="*", default=None, help="which models of the folder (default: all)")

@@ -17,9 +17,7 @@ import socket
 import sys
 from pathlib import Path
 
-from attention_demo.translate import Translator
 from attention_demo.ui import loading, serving, text
-from attention_demo.ui.demo import AttentionDemo
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -36,6 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(loading.BUNDLED_MODELS), help="model folder (default: the bundled one)")
     parser.add_argument("--output", default=str(Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"))
+    parser.add_argument("--reverse_model", default=None, help="the other direction (default: the bundled one, if any)")
     parser.add_argument("--word", type=int, default=3, help="output word to inspect (1-based)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--live", action="store_true", help="the live-training tab after --seconds of a default run")
@@ -53,9 +52,8 @@ def main() -> int:
         return 1
     from playwright.sync_api import expect, sync_playwright
 
-    bundled = folder.resolve() == loading.BUNDLED_MODELS.resolve()
-    notice = text.MODELS_BUNDLED if bundled else text.MODELS_LOADED.format(model=folder.name)
-    blocks = serving.build_app(AttentionDemo(Translator(folder), notice))
+    # As app.py loads them: the folder (the bundled notice when it is the bundled one) and the other direction.
+    blocks = serving.build_app(*serving.load_demos(str(folder), args.reverse_model))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

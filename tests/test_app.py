@@ -498,7 +498,9 @@ def test_unloadable_model_falls_back_to_the_bundled_models(app_folder: Path) -> 
     assert notice.startswith("Could not load someone/missing-repo") and "bundled" in notice
     translator, notice = loading.load_translator("./no/such/folder", bundled=app_folder)
     assert translator.folder == app_folder and "FileNotFoundError" in notice
-    assert loading.load_translator(None, bundled=app_folder)[1] == text.MODELS_BUNDLED
+    assert loading.load_translator(None, bundled=app_folder)[1] == text.MODELS_BUNDLED.format(
+        source="German", target="English"
+    )
 
 
 def test_no_exception_escapes_an_event_handler() -> None:

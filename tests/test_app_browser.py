@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 TIMEOUT_MS = 60_000  # generous: the CI machine may be busy
 SCRIPT = "<script>window.__pwned=1</script>"
+SOURCE_LABEL = text.SOURCE_LABEL.format(source="German")  # the first page of the tiny models translates German
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 MIN_TEXT_PX = 9
@@ -55,12 +56,14 @@ def app_folder(tiny_model_folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_url(app_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python app.py`` on the tiny models, on a free localhost port, for this module."""
+def app_url(app_folder: Path, tiny_reverse_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python app.py`` on the tiny models (and their English -> German twin on the second page), on a free
+    localhost port, for this module."""
     marker = uuid.uuid4().hex
     port = free_port()
     log = tmp_path_factory.mktemp("browser-app") / "app.log"
-    process = start_app(str(app_folder), port, log, **{MARKER: marker})
+    twin = {"REVERSE_MODEL_REPO": str(tiny_reverse_folder)}
+    process = start_app(str(app_folder), port, log, **twin, **{MARKER: marker})
     try:
         wait_for_first_answer(process, f"http://127.0.0.1:{port}/", STARTUP_TIMEOUT_S)
         yield f"http://127.0.0.1:{port}/"
@@ -123,7 +126,7 @@ def test_the_page_opens_on_a_translated_example(page: Page, opening: tuple[str, 
     from playwright.sync_api import expect
 
     sentence, result = opening
-    expect(page.get_by_label(text.SOURCE_LABEL)).to_have_value(sentence)
+    expect(page.get_by_label(SOURCE_LABEL)).to_have_value(sentence)
     expect(page.locator("#notice textarea")).to_have_value(re.compile("^Translated with beam size"))
     words = page.locator("#translation-attention .token")
     best = result.candidates[0]
@@ -239,13 +242,35 @@ def test_phone_width_keeps_tables_and_heatmaps_readable(browser: Browser, app_ur
         page.close()
 
 
+def test_the_direction_picker_opens_the_other_directions_page(page: Page, tiny_reverse_folder: Path) -> None:
+    """The navigation bar picks the direction: its second page translates English to German with the twin's models,
+    and the first page's link brings the visitor back."""
+    from playwright.sync_api import expect
+
+    twin = Translator(tiny_reverse_folder, bfloat16_search=True)  # as the app searches
+    sentence = "A man rides a bicycle ."
+    with torch.inference_mode():
+        expected = twin.translate([sentence], "general", inputs.DEFAULT_BEAM)[0]
+    page.get_by_role("link", name="English → German").click()
+    expect(page).to_have_url(re.compile(r"/en-de/?$"))
+    english = page.get_by_label(text.SOURCE_LABEL.format(source="English"))
+    english.fill(sentence)
+    page.get_by_role("button", name=text.TRANSLATE_BUTTON, exact=True).click()
+    rows = page.locator("#heatmap tbody th.ad-row")
+    # the twin's German output (the search may take a while on a busy machine)
+    expect(rows).to_have_text(heatmap.piece_labels(expected.candidates[0].pieces), timeout=TIMEOUT_MS)
+    expect(page.locator("#heatmap thead th.ad-col")).to_have_text(heatmap.piece_labels(expected.source_pieces))
+    page.get_by_role("link", name="German → English").click()
+    expect(page.get_by_label(SOURCE_LABEL)).to_be_visible()
+
+
 def test_script_tags_are_shown_as_text_and_never_run(page: Page) -> None:
     from playwright.sync_api import expect
 
-    page.get_by_label(text.SOURCE_LABEL).fill(SCRIPT + " Die katze")
+    page.get_by_label(SOURCE_LABEL).fill(SCRIPT + " Die katze")
     page.get_by_role("button", name=text.TRANSLATE_BUTTON, exact=True).click()
     expect(page.locator("#source-highlight")).to_contain_text("katze")
-    expect(page.get_by_label(text.SOURCE_LABEL)).to_have_value(SCRIPT + " Die katze")
+    expect(page.get_by_label(SOURCE_LABEL)).to_have_value(SCRIPT + " Die katze")
     # Angle brackets are shown as text: the tokenizer's "<unk>" for unknown characters is visible, not an element, in
     # the highlight and in the heatmap's labels (drawn by the page's own script).
     expect(page.locator("#source-highlight")).to_contain_text("<unk>")

@@ -251,10 +251,15 @@ def teacher_forced_attention(
     return out
 
 
-def sentence_links(attention: np.ndarray, source_pieces: Sequence[str], target_pieces: Sequence[str]) -> AttentionLinks:
-    """Subword attention ``(target pieces, source pieces)`` -> word links (the source ends with ``</s>``)."""
+def sentence_links(
+    attention: np.ndarray, source_pieces: Sequence[str], target_pieces: Sequence[str], merge: bool = True
+) -> AttentionLinks:
+    """Subword attention ``(target pieces, source pieces)`` -> word links (subword links without ``merge``); the
+    source may end with ``</s>`` (never linked)."""
     if not len(target_pieces):
         return AttentionLinks(set(), 0, 0, 0)
+    if not merge:
+        return attention_links(attention, has_eos=bool(source_pieces) and source_pieces[-1] == EOS)
     merged, source_words, _ = merge_attention(attention, source_pieces, target_pieces)
     return attention_links(merged, has_eos=bool(source_words) and source_words[-1] == EOS)
 

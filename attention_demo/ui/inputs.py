@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from attention_demo.cli import DEFAULT_BEAM_SIZE
 from attention_demo.text import clean_text
 from attention_demo.ui import text
 
 MAX_INPUT_CHARS = 1000  # longer input is cut before tokenizing, so even a 100 kB request stays cheap
 MAX_BEAM = 10
-DEFAULT_BEAM = 5
+DEFAULT_BEAM = DEFAULT_BEAM_SIZE
 
 
 def normalise(sentence: str) -> str:

@@ -86,7 +86,7 @@ class Layout:
 
 def build_layout(demo: AttentionDemo) -> Layout:
     """The header, the link bar and the tabs; call inside ``gr.Blocks``."""
-    gr.Markdown(text.INTRO)
+    gr.Markdown(text.INTRO.format(**demo.languages))
     gr.Markdown(f"*{demo.notice}*" if demo.notice else "")  # written by us from the --model argument
     with gr.Row(equal_height=True):
         link_button = gr.Button(text.LINK_BUTTON, size="sm", scale=0, min_width=160, elem_id="link-button")

@@ -19,26 +19,54 @@ from attention_demo.ui import text
 from attention_demo.ui.concurrency import CONCURRENCY_LIMIT, QUEUE_SIZE, torch_threads
 from attention_demo.ui.demo import AttentionDemo
 from attention_demo.ui.layout import CSS, Layout, build_layout
-from attention_demo.ui.loading import BUNDLED_MODELS, load_translator
+from attention_demo.ui.loading import BUNDLED_MODELS, BUNDLED_REVERSE_MODELS, load_translator, load_twin
 from attention_demo.ui.wiring import wire
 
 logger = logging.getLogger(__name__)
 
 
-def build(demo: AttentionDemo) -> tuple[gr.Blocks, Layout]:
-    """The Gradio app for ``demo`` and its components (the tests read the components)."""
+def build(demo: AttentionDemo, other: AttentionDemo | None = None) -> tuple[gr.Blocks, Layout]:
+    """The Gradio app for ``demo`` and its components (the tests read the components).
+
+    With ``other`` (the other translation direction, whose ``page`` names its path) the app has a second page, and a
+    navigation bar at the top of both picks the direction. Each page has its own components and events.
+    """
     with gr.Blocks(title=text.TITLE) as blocks:
+        if other is not None:
+            gr.Navbar(main_page_name=demo.direction, elem_id="directions")
         layout = build_layout(demo)
         wire(layout, demo, blocks)
+    if other is not None:
+        with blocks.route(other.direction, f"/{other.page}") as page:
+            gr.Navbar(main_page_name=demo.direction, elem_id="directions")
+            wire(build_layout(other), other, page)
     # A bounded waiting line, for every way of launching. The events that run a model share one concurrency group of
     # CONCURRENCY_LIMIT (concurrency.py); the default limit only bounds an event that names neither group.
     blocks.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return blocks, layout
 
 
-def build_app(demo: AttentionDemo) -> gr.Blocks:
-    """The Gradio app for ``demo``."""
-    return build(demo)[0]
+def build_app(demo: AttentionDemo, other: AttentionDemo | None = None) -> gr.Blocks:
+    """The Gradio app for ``demo`` (and ``other``, the other direction, on a second page)."""
+    return build(demo, other)[0]
+
+
+def load_demos(
+    model: str | None, reverse_model: str | None = None, bundled: str | Path = BUNDLED_MODELS,
+    bundled_reverse: str | Path = BUNDLED_REVERSE_MODELS,
+) -> tuple[AttentionDemo, AttentionDemo | None]:  # fmt: skip
+    """The app's pages: ``model`` (else ``bundled``), and the other direction (``reverse_model``, else
+    ``bundled_reverse``) when it can be loaded; each one's twin is the other."""
+    # Translations search with a bfloat16 output layer (faster, BLEU within 0.1); evidence uses the float32 models.
+    translator, notice = load_translator(model, bundled, bfloat16_search=True)
+    logger.info("%s", notice)
+    twin, twin_notice = load_twin(reverse_model, translator, bundled_reverse, bfloat16_search=True)
+    demo = AttentionDemo(translator, notice, twin=twin)
+    if twin is None:
+        return demo, None
+    logger.info("%s", twin_notice)
+    page = f"{twin.source_lang}-{twin.target_lang}"
+    return demo, AttentionDemo(twin, twin_notice, twin=translator, page=page)
 
 
 def tune_for_serving() -> None:
@@ -69,19 +97,20 @@ def launch(blocks: gr.Blocks, **kwargs: Any) -> Any:
     return blocks.launch(**settings)
 
 
-def serve(model: str | None = None, bundled: str | Path = BUNDLED_MODELS, debug: bool = False) -> None:
-    """Load ``model`` (a folder or Hub id; the ``bundled`` models if None or if it cannot be loaded) and serve the
-    app on ``GRADIO_SERVER_NAME`` : ``GRADIO_SERVER_PORT`` (127.0.0.1:7860 by default) until stopped.
+def serve(
+    model: str | None = None, reverse_model: str | None = None, bundled: str | Path = BUNDLED_MODELS,
+    bundled_reverse: str | Path = BUNDLED_REVERSE_MODELS, debug: bool = False,
+) -> None:  # fmt: skip
+    """Load ``model`` (a folder or Hub id; the ``bundled`` models if None or if it cannot be loaded) and the other
+    direction (``reverse_model``, else ``bundled_reverse``, if there) and serve the app on ``GRADIO_SERVER_NAME`` :
+    ``GRADIO_SERVER_PORT`` (127.0.0.1:7860 by default) until stopped.
 
     ``debug`` logs the project's debug messages, among them the traceback of a model that could not be loaded.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if debug:
         logging.getLogger("attention_demo").setLevel(logging.DEBUG)
-    # Translations search with a bfloat16 output layer (faster, BLEU within 0.1); evidence uses the float32 models.
-    translator, notice = load_translator(model, bundled, bfloat16_search=True)
-    logger.info("%s", notice)
-    blocks = build_app(AttentionDemo(translator, notice))
+    blocks = build_app(*load_demos(model, reverse_model, bundled, bundled_reverse))
     tune_for_serving()
     launch(
         blocks,

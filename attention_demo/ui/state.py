@@ -11,6 +11,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from attention_demo.translate import Candidate
 from attention_demo.ui import text
 from attention_demo.ui.inputs import index
@@ -31,6 +33,8 @@ class Shown:
     source_pieces: list[str]
     candidates: list[Candidate]  # best first; each has its own attention matrix
     baseline: Candidate | None = None  # the baseline's best translation (for its attribution map)
+    # Per candidate, the other direction's attention reading it back (AttentionDemo.twin_attention), or None.
+    twin_attention: list[np.ndarray | None] = field(default_factory=list)
     serial: int = field(default_factory=lambda: next(_SERIALS))  # tells two translations of one sentence apart
 
 

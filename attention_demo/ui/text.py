@@ -7,25 +7,28 @@ Kept in one place so that the wording can be read, checked and changed without r
 
 from __future__ import annotations
 
+from attention_demo.agreement import AGREEMENT_SUFFIX
 from attention_demo.evidence import DROPPED_BELOW, REPEATED_ABOVE
 from attention_demo.inspection import SCORE_EXPLANATIONS, SCORE_FORMULAS, SCORE_FORMULAS_PLAIN
 from attention_demo.live import BUDGET_S as LIVE_BUDGET_S
 
 TITLE = "attention-demo: attention in neural machine translation"
+LANGUAGE_NAMES = {"cs": "Czech", "de": "German", "en": "English", "fr": "French"}  # Multi30k's languages
+DIRECTION = "{source} → {target}"  # a page of the app (the navigation bar), one per direction
 
 INTRO = """# attention-demo: inside neural machine translation with attention
-A GRU encoder–decoder translates German to English. At every output word, **attention** scores the decoder's state
+A GRU encoder–decoder translates {source} to {target}. At every output word, **attention** scores the decoder's state
 against every source word (**Align**), turns the scores into weights that sum to 1 (**Weight**), and reads a weighted
 average of the encoder's annotations (**Combine**). The **baseline** is the same network without attention: it must
 squeeze the whole sentence into one fixed vector."""
 
 # -- where the models came from (the header line) --------------------------------------------------------------------
-MODELS_BUNDLED = "Models: the bundled Multi30k German→English models."
+MODELS_BUNDLED = "Models: the bundled Multi30k {source}→{target} models."
 MODELS_LOADED = "Models: {model}."
 MODELS_FALLBACK = "Could not load {model} ({error}); showing the bundled models instead."
 
 # -- notices of a translation ---------------------------------------------------------------------------------------
-EMPTY_INPUT_MESSAGE = "Type a German sentence (or pick an example) and press Translate."
+EMPTY_INPUT_MESSAGE = "Type a sentence (or pick an example) and press Translate."
 ERROR_MESSAGE = "Sorry, something went wrong while {what} ({error}). Please try again, or try a shorter sentence."
 TRANSLATE_FIRST = "Translate a sentence first."
 TRANSLATE_FIRST_STEP = "Translate a sentence on the first tab, then come back here."
@@ -33,7 +36,7 @@ INVALID_UNICODE = "Some characters were not valid Unicode and were replaced by \
 INPUT_CUT = "The input had {length:,} characters; only the first {kept} were translated."
 INPUT_TRUNCATED = "The input is longer than the model's {pieces} subwords; the rest was left out."
 MANY_UNKNOWN = (
-    "Many characters are unknown to the model (it was trained on German image captions), so this translation is a "
+    "Many characters are unknown to the model (it was trained on image captions), so this translation is a "
     "guess; unknown characters appear as <unk>."
 )
 NO_SUCH_MODEL = "There is no {name} model here; used {used} instead."
@@ -51,8 +54,8 @@ FOCUS = "“{word}” attends to: {strongest}"
 EMPTY_HYPOTHESIS = "This hypothesis is empty."
 
 # -- the heatmap ----------------------------------------------------------------------------------------------------
-OUTPUT_AXIS = "output (English)"
-SOURCE_AXIS = "source (German)"
+OUTPUT_AXIS = "output"
+SOURCE_AXIS = "source"
 ATTENTION_WEIGHT = "attention weight α"
 SALIENCY_SHARE = "share of ‖grad × input‖"
 POSITIVE_SHARE = "share of the positive {method}"  # signed attributions, drawn as the shares of their positive part
@@ -75,15 +78,28 @@ INSPECT_HINT = (
     "Click a word of the translation with attention, or a row of the heatmap, to see where that word looks; hover a "
     "cell for its exact weight."
 )
+AGREED_MARKERS = "both directions agree"
+TWIN_NOTE = (
+    "**Rings: where both directions agree.** The {back} model reads this translation and is made to produce the "
+    "input; a cell is ringed when each direction's strongest weight links the same two words (the output word looks "
+    "hardest at that source word, and the source word at that output word). Two models that learned to attend "
+    "independently agree there; word aligners start from such links when they combine two directions "
+    "(grow-diag-final-and; README, *Does attention align words?*)."
+)
+AGREEMENT_NOTE = (
+    "**“+ agreement” models** were trained together with their {back} twin, with one more term in the loss that "
+    "rewards the two attention matrices for agreeing (one ≈ the other transposed, over real words only). No "
+    "alignment labels are used. The models without it show what attention learns from the translation loss alone."
+)
 
 # -- labels of the first tab ------------------------------------------------------------------------------------------
 TAB_TRANSLATE = "Translate"
-SOURCE_LABEL = "German sentence"
+SOURCE_LABEL = "{source} sentence"
 SOURCE_PLACEHOLDER = "Ein Hund rennt über die Wiese."
 TRANSLATE_BUTTON = "Translate"
 RANDOM_BUTTON = "Random test sentence"
 ATTENTION_TYPE_LABEL = "Attention type"
-ATTENTION_TYPE_INFO = "the score function"
+ATTENTION_TYPE_INFO = "the score function; “+ agreement”: trained together with the other direction (below)"
 BEAM_LABEL = "Beam size"
 BEAM_INFO = "1 = greedy search"
 MERGE_LABEL = "Merge subwords into words"
@@ -192,7 +208,7 @@ STEP_SUMMARY = (
 # -- compare attention types ----------------------------------------------------------------------------------------
 TAB_COMPARE = "Attention types"
 COMPARE_INTRO = (
-    "The German sentence of the first tab through every attention model, with the beam size and the word merging "
+    "The sentence of the first tab through every attention model, with the beam size and the word merging "
     "chosen there. Only the **Align** step (the score function) differs between them."
 )
 COMPARE_BUTTON = "Compare"
@@ -304,6 +320,18 @@ BUILTIN_EXAMPLES = [
 ]
 
 
+def model_label(name: str | None) -> str:
+    """A model's name as the page shows it: ``general-agreement`` -> ``general + agreement``."""
+    name = name or ""
+    base = name.removesuffix(AGREEMENT_SUFFIX)
+    return f"{base} + agreement" if base != name else name
+
+
+def language(code: str) -> str:
+    """A language's name ("German") from its code ("de"); an unknown code as itself."""
+    return LANGUAGE_NAMES.get(code, code)
+
+
 def search_name(beam: int) -> str:
     """ "greedy search" or "beam size N"."""
     return GREEDY if beam == 1 else BEAM.format(beam=beam)
@@ -325,9 +353,9 @@ def formula_markdown(attention_type: str) -> str:
     )
 
 
-def compare_label(name: str) -> str:
-    """The label of one model's translation on the compare tab: its name and score function."""
-    return COMPARE_TEXT_LABEL.format(name=name, formula=SCORE_FORMULAS_PLAIN.get(name, ""))
+def compare_label(name: str, attention_type: str) -> str:
+    """The label of one model's translation on the compare tab: its name and its score function's formula."""
+    return COMPARE_TEXT_LABEL.format(name=model_label(name), formula=SCORE_FORMULAS_PLAIN.get(attention_type, ""))
 
 
 # -- Watch attention learn --------------------------------------------------------------------------------------------

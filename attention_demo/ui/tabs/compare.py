@@ -46,7 +46,9 @@ def build(demo: AttentionDemo) -> CompareTab:
         with gr.Row():
             for name in demo.attention_types:
                 with gr.Column(min_width=300):
-                    texts.append(gr.Textbox(label=text.compare_label(name), interactive=False))
+                    texts.append(
+                        gr.Textbox(label=text.compare_label(name, demo.score_functions[name]), interactive=False)
+                    )
                     heatmaps.append(attention_heatmap(elem_id=f"compare-{name}"))
     return CompareTab(tab, button, status, texts, heatmaps)
 
@@ -111,5 +113,5 @@ def wire(tab: CompareTab, demo: AttentionDemo, shared: Shared) -> None:
 
     run_compare = guarded(compare, tab.status, text.DOING_COMPARE)
     compare_inputs = [shared.source, shared.beam, shared.merge]
-    tab.button.click(run_compare, compare_inputs, outputs(tab), api_name="compare", **MODEL_EVENT)
+    tab.button.click(run_compare, compare_inputs, outputs(tab), api_name=demo.endpoint("compare"), **MODEL_EVENT)
     tab.tab.select(run_compare, compare_inputs, outputs(tab), **PRIVATE_MODEL_EVENT)

@@ -48,7 +48,9 @@ def build(demo: AttentionDemo) -> StepTab:
         key = gr.State(None)
         gr.Markdown(text.STEP_INTRO)
         position = gr.Dropdown([], label=text.POSITION_LABEL, interactive=True)
-        formula = gr.Markdown(text.formula_markdown(demo.default_type) if demo.default_type else "")
+        formula = gr.Markdown(
+            text.formula_markdown(demo.score_functions[demo.default_type]) if demo.default_type else ""
+        )
         status = gr.Textbox(label=text.STEP_CHECK_LABEL, interactive=False)
         plot = gr.Plot(label=text.STEP_PLOT_LABEL, show_label=False, elem_id="step-plot")
         steps = table(text.STEP_COLUMNS, text.STEP_TABLE_LABEL, [130, 90, 100, 90])
@@ -109,7 +111,7 @@ def step_view(demo: AttentionDemo, shown: Shown | None, hypothesis: Any, positio
         notice=notice,
         positions=[(f"{i + 1}. {label}", i) for i, label in enumerate(target_labels)],
         position=t,
-        formula=text.formula_markdown(shown.attention_type),
+        formula=text.formula_markdown(demo.score_functions[shown.attention_type]),
         figure=figure,
         table=rows,
         scores=steps.scores[t],

@@ -23,6 +23,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+from attention_demo.alignment.links import agreed_links, sentence_links
 from attention_demo.evaluation import sentence_chrf
 from attention_demo.inspection import merge_attention, source_highlight
 from attention_demo.model import BASELINE
@@ -89,7 +90,7 @@ def build(demo: AttentionDemo) -> TranslateTab:
         shown, word = gr.State(None), gr.State(0)
         with gr.Row():
             source = gr.Textbox(
-                label=text.SOURCE_LABEL, lines=2, max_lines=8, scale=4, min_width=240,
+                label=text.SOURCE_LABEL.format(**demo.languages), lines=2, max_lines=8, scale=4, min_width=240,
                 placeholder=text.SOURCE_PLACEHOLDER,
             )  # fmt: skip
             with gr.Column(scale=1, min_width=200):
@@ -97,8 +98,8 @@ def build(demo: AttentionDemo) -> TranslateTab:
                 random_button = gr.Button(text.RANDOM_BUTTON)
         with gr.Row():
             attention_type = gr.Dropdown(
-                demo.attention_types, value=demo.default_type, label=text.ATTENTION_TYPE_LABEL,
-                info=text.ATTENTION_TYPE_INFO,
+                [(text.model_label(name), name) for name in demo.attention_types], value=demo.default_type,
+                label=text.ATTENTION_TYPE_LABEL, info=text.ATTENTION_TYPE_INFO,
             )  # fmt: skip
             beam = gr.Slider(1, MAX_BEAM, value=DEFAULT_BEAM, step=1, label=text.BEAM_LABEL, info=text.BEAM_INFO)
             merge = gr.Checkbox(value=False, label=text.MERGE_LABEL, info=text.MERGE_INFO)
@@ -128,7 +129,7 @@ def build(demo: AttentionDemo) -> TranslateTab:
                     label=text.HIGHLIGHT_LABEL, show_legend=False, elem_id="source-highlight"
                 )
                 focus = gr.Textbox(label=text.FOCUS_LABEL, interactive=False, elem_id="focus")
-                gr.Markdown(text.INSPECT_HINT + "\n\n" + text.MERGE_NOTE)
+                gr.Markdown("\n\n".join(notes(demo)))
         with gr.Accordion(text.BEAMS_ACCORDION, open=False):
             beams = table(text.BEAM_COLUMNS, text.BEAMS_LABEL, [56, 300, 110, 90, 70, 130], elem_id="beams")
     return TranslateTab(
@@ -166,6 +167,18 @@ class TranslateView:
     hypotheses: list[tuple[str, int]] = field(default_factory=list)
     view: HypothesisView = field(default_factory=lambda: HypothesisView(None))
     shown: Shown | None = None
+
+
+def notes(demo: AttentionDemo) -> list[str]:
+    """The notes beside the heatmap: how to inspect it, merged words, and (when there are) the rings of the other
+    direction and the "+ agreement" models."""
+    back = text.DIRECTION.format(source=demo.languages["target"], target=demo.languages["source"])
+    found = [text.INSPECT_HINT, text.MERGE_NOTE]
+    if demo.twin is not None:
+        found.append(text.TWIN_NOTE.format(back=back))
+    if any(text.model_label(name) != name for name in demo.attention_types):
+        found.append(text.AGREEMENT_NOTE.format(back=back))
+    return found
 
 
 def gallery_examples(examples: Sequence[dict[str, str | None]], count: int = EXAMPLES_SHOWN) -> list[str]:
@@ -226,13 +239,15 @@ def translate_view(
     unknown = sum(piece == UNK for piece in ours.source_pieces)
     if unknown and unknown >= UNKNOWN_NOTICE_RATIO * (len(ours.source_pieces) - 1):
         notices.append(text.MANY_UNKNOWN)
+    source_ids = demo.translator.source_ids(sentence)[0]
     shown = Shown(
         text=sentence,
         attention_type=attention_type,
-        source_ids=demo.translator.source_ids(sentence)[0],
+        source_ids=source_ids,
         source_pieces=ours.source_pieces,
         candidates=ours.candidates,
         baseline=base.candidates[0] if base and base.candidates else None,
+        twin_attention=demo.twin_attention(attention_type, source_ids, ours.candidates) if attention_type else [],
     )
     view = TranslateView(
         notice=" ".join(notices) or text.TRANSLATED_WITH.format(search=text.search_name(beam)),
@@ -249,7 +264,9 @@ def translate_view(
     reference = demo.references.get(normalise(sentence))
     if reference:
         view.reference = reference
-        scores = [text.CHRF_ATTENTION.format(name=attention_type, score=sentence_chrf(ours.text, reference))]
+        scores = [
+            text.CHRF_ATTENTION.format(name=text.model_label(attention_type), score=sentence_chrf(ours.text, reference))
+        ]
         if base:
             scores.append(text.CHRF_BASELINE.format(score=sentence_chrf(base.text, reference)))
         view.chrf = text.CHRF_LINE.format(scores=", ".join(scores))
@@ -272,19 +289,29 @@ def beam_table(candidates: list[Candidate]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=text.BEAM_COLUMNS)
 
 
-def hypothesis_view(
-    shown: Shown | None,
-    hypothesis: Any,
-    merge: bool,
-    word: Any = 0,
-    markers: Sequence[tuple[int, int]] = (),
-    marker_label: str = "",
-) -> HypothesisView:
-    """Heatmap of hypothesis ``hypothesis`` (subwords, or words when ``merge``) with output row ``word`` chosen,
-    the output as clickable words, and the source highlighted by that row's weights.
+def agreed_cells(shown: Shown, rank: int, merge: bool) -> list[tuple[int, int]]:
+    """The heatmap's ``(row, column)`` cells where both translation directions agree (words when ``merge``).
 
-    ``markers`` are ``(row, column)`` cells to ring on the heatmap (for example a word aligner's links), in the
-    heatmap's own units (words when ``merge``).
+    This model links each output word to the source word it attends to most; the other direction's model, reading
+    the translation and made to produce the input (:meth:`AttentionDemo.twin_attention`), links each source word to
+    the output word it attends to most. A cell is ringed when both make its link (the intersection of the two
+    directions, as word aligners start their symmetrisation; ``</s>`` never counts). Empty without the other direction.
+    """
+    twin = shown.twin_attention[rank] if rank < len(shown.twin_attention) else None
+    if twin is None:
+        return []
+    candidate = shown.candidates[rank]
+    output = candidate.pieces[: len(candidate.hypothesis.word_ids)]  # without the final </s>
+    forward = candidate.hypothesis.attention.numpy()[: len(output)]  # (output pieces, source pieces + </s>)
+    this_way = sentence_links(forward, shown.source_pieces, output, merge).links  # (source, output)
+    other_way = sentence_links(twin, [*output, EOS], shown.source_pieces[:-1], merge).links  # (output, source)
+    return sorted((i, j) for j, i in agreed_links(this_way, other_way))
+
+
+def hypothesis_view(shown: Shown | None, hypothesis: Any, merge: bool, word: Any = 0) -> HypothesisView:
+    """Heatmap of hypothesis ``hypothesis`` (subwords, or words when ``merge``) with output row ``word`` chosen,
+    the output as clickable words, and the source highlighted by that row's weights; rings where both translation
+    directions agree (:func:`agreed_cells`).
     """
     if shown is None or not shown.candidates:
         return HypothesisView(None, focus=text.TRANSLATE_FIRST)
@@ -300,9 +327,11 @@ def hypothesis_view(
         matrix, columns, rows = attention, piece_labels(shown.source_pieces), piece_labels(candidate.pieces)
     row = index(word, len(rows))
     unit = text.WORDS if merge else text.SUBWORDS
+    agreed = agreed_cells(shown, rank, merge)
     heatmap = HeatmapData(
-        matrix, rows, columns, title=text.HEATMAP_TITLE.format(name=shown.attention_type, rank=rank + 1, unit=unit),
-        selected=row, markers=list(markers), marker_label=marker_label,
+        matrix, rows, columns,
+        title=text.HEATMAP_TITLE.format(name=text.model_label(shown.attention_type), rank=rank + 1, unit=unit),
+        selected=row, markers=agreed, marker_label=text.AGREED_MARKERS if agreed else "",
     )  # fmt: skip
     weights = matrix[row]
     strongest = np.argsort(-weights)[:3]
@@ -380,7 +409,9 @@ def wire(tab: TranslateTab, demo: AttentionDemo, shared: Shared) -> None:
 
     run_translate = guarded(translate, tab.notice, text.DOING_TRANSLATE)
     inputs = [tab.source, *settings]
-    tab.translate_button.click(run_translate, inputs, translate_outputs, api_name="translate", **MODEL_EVENT)
+    tab.translate_button.click(
+        run_translate, inputs, translate_outputs, api_name=demo.endpoint("translate"), **MODEL_EVENT
+    )
     # Enter in the text box, a new attention type or a new beam size translate again at once.
     for trigger in (tab.source.submit, tab.attention_type.input, tab.beam.release):
         trigger(run_translate, inputs, translate_outputs, **PRIVATE_MODEL_EVENT)

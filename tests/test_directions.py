@@ -1,0 +1,108 @@
+"""Both translation directions in the app: the second page, its endpoints, and the rings where the two directions
+agree (``ui.demo.AttentionDemo.twin_attention``, ``ui.tabs.translate.agreed_cells``). The direction picker in a real
+browser is in test_app_browser.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from attention_demo.data import decoder_input, pad
+from attention_demo.decoding import Hypothesis
+from attention_demo.model import BASELINE
+from attention_demo.tokenizer import EOS, EOS_ID
+from attention_demo.translate import Candidate, Translator
+from attention_demo.ui import serving, text
+from attention_demo.ui.demo import AttentionDemo
+from attention_demo.ui.loading import load_twin
+from attention_demo.ui.state import Shown
+from attention_demo.ui.tabs import translate as translate_tab
+
+SENTENCE = "Ein Mann fährt auf einem Fahrrad ."
+
+
+@pytest.fixture(scope="module")
+def pages(tiny_model_folder: Path, tiny_reverse_folder: Path) -> tuple[AttentionDemo, AttentionDemo | None]:
+    return serving.load_demos(str(tiny_model_folder), str(tiny_reverse_folder))
+
+
+def test_the_other_direction_gets_its_own_page_and_endpoints(pages: tuple) -> None:
+    forward, backward = pages
+    assert backward is not None and backward.page == "en-de" and forward.page == ""
+    assert forward.twin is backward.translator and backward.twin is forward.translator
+    assert (forward.direction, backward.direction) == ("German → English", "English → German")
+    assert backward.languages == {"source": "English", "target": "German"}
+    blocks, layout = serving.build(forward, backward)
+    names = {fn.api_name for fn in blocks.fns.values() if fn.api_name}
+    assert {"translate", "compare", "translate_en_de", "compare_en_de"} <= names
+    # The second page's /translate_en_de runs the English -> German models.
+    run = next(fn.fn for fn in blocks.fns.values() if fn.api_name == "translate_en_de")
+    values = run("A man rides a bicycle .", "general", 1, False)
+    expected = translate_tab.translate_view(backward, "A man rides a bicycle .", "general", 1)
+    assert expected.attention_text == backward.translator.translate(["A man rides a bicycle ."], "general", 1)[0].text
+    heatmaps = [value for value in values.values() if isinstance(value, dict) and "matrix" in value]
+    assert heatmaps == [expected.view.heatmap.to_json()]
+    assert layout.translate.source.label == "German sentence"
+
+
+def test_a_folder_of_the_same_direction_is_not_a_twin(tiny_model_folder: Path) -> None:
+    translator = Translator(tiny_model_folder)
+    assert load_twin(str(tiny_model_folder), translator) == (None, "")
+    assert AttentionDemo(translator, twin=translator).twin is None
+
+
+def test_twin_attention_is_the_reverse_models_teacher_forced_attention(pages: tuple) -> None:
+    """Recomputed here with the reverse model's own forward pass: it reads the translation (+ </s>) and is fed the
+    German input as its decoder input."""
+    forward, backward = pages
+    view = translate_tab.translate_view(forward, SENTENCE, "general", 3)
+    shown = view.shown
+    assert len(shown.twin_attention) == len(shown.candidates)
+    model = backward.translator.models["general"]
+    for candidate, found in zip(shown.candidates, shown.twin_attention, strict=True):
+        read = [*candidate.hypothesis.word_ids, EOS_ID]
+        source, mask = pad([read])
+        target = shown.source_ids[:-1]
+        with torch.inference_mode():
+            attention = model(source, mask, decoder_input(pad([[*target, EOS_ID]])[0])).attention[0]
+        expected = attention[: len(target), : len(read)].numpy()
+        assert found is not None and found.shape == (len(target), len(read))
+        np.testing.assert_allclose(found, expected, atol=1e-6)
+    # The heatmap rings exactly the agreed cells, in pieces and in words.
+    for merge in (False, True):
+        picked = translate_tab.hypothesis_view(shown, 0, merge)
+        assert picked.heatmap.markers == translate_tab.agreed_cells(shown, 0, merge)
+        assert picked.heatmap.marker_label == (text.AGREED_MARKERS if picked.heatmap.markers else "")
+
+
+def test_agreed_cells_by_hand() -> None:
+    """Source a b </s>, output x y </s>. This direction: x -> a (0.7), y -> b (0.3 beats a's 0.2; </s>'s 0.5 never
+    counts). The other direction: a -> x (0.6), b -> x (0.5). Both make only the link (a, x): one ring, row 0 column 0.
+    """
+    forward = torch.tensor([[0.7, 0.2, 0.1], [0.2, 0.3, 0.5], [0.3, 0.3, 0.4]])
+    candidate = Candidate("x y", ["▁x", "▁y", EOS], Hypothesis([5, 6, EOS_ID], -1.0, [-0.5, -0.5, 0.0], forward))
+    twin = np.array([[0.6, 0.3, 0.1], [0.5, 0.1, 0.4]])  # (source a b, output x y </s>)
+    shown = Shown("a b", "general", [7, 8, EOS_ID], ["▁a", "▁b", EOS], [candidate], twin_attention=[twin])
+    assert translate_tab.agreed_cells(shown, 0, merge=False) == [(0, 0)]
+    assert translate_tab.agreed_cells(shown, 0, merge=True) == [(0, 0)]
+    twin[1] = [0.1, 0.5, 0.4]  # now b -> y too: both links agree
+    assert translate_tab.agreed_cells(shown, 0, merge=False) == [(0, 0), (1, 1)]
+    shown.twin_attention = [None]  # no other direction: no rings
+    assert translate_tab.agreed_cells(shown, 0, merge=False) == []
+
+
+def test_model_labels_name_the_agreement_models() -> None:
+    assert text.model_label("general-agreement") == "general + agreement"
+    assert text.model_label("additive") == "additive" and text.model_label(None) == ""
+    assert text.compare_label("general-agreement", "general").startswith("general + agreement")
+
+
+def test_one_page_without_the_other_direction(tiny_model_folder: Path, tmp_path: Path) -> None:
+    forward, backward = serving.load_demos(str(tiny_model_folder), None, bundled_reverse=tmp_path / "missing")
+    assert backward is None and forward.twin is None
+    view = translate_tab.translate_view(forward, SENTENCE, "general", 2)
+    assert view.shown.twin_attention == [None] * len(view.shown.candidates)
+    assert view.view.heatmap.markers == [] and BASELINE not in forward.attention_types
