@@ -309,6 +309,7 @@ class AlignmentModel(TypedDict, total=False):
     translation_diagonal: AlignmentScores
     reverse: AlignmentScores  # with --reverse_model: the other direction's model of the same name, same references
     two_way: AlignmentScores  # and both directions' links symmetrised (plus "mismatched": pairs split otherwise)
+    agreed: AlignmentScores  # and the links both directions make (the app's rings)
 
 
 class AblationRow(TypedDict, total=False):

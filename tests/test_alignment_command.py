@@ -165,7 +165,7 @@ def test_two_way_aer_recomputed_from_both_directions(
     de_tok, en_tok = forward_translator.src_tokenizer, forward_translator.tgt_tokenizer
     test = [json.loads(line) for line in (tiny_dataset / "test.jsonl").read_text(encoding="utf-8").splitlines()]
     rows = read_json(two_way / ALIGNMENT_LINKS_FILE)["sentences"]
-    combined, backward_links, gold = [], [], []
+    combined, backward_links, both, gold = [], [], [], []
     for pair, row in zip(test, rows, strict=True):
         de_ids, en_ids = forward_translator.source_ids(pair["de"])[0], encode(en_tok, pair["en"])
         _, attention = teacher_forced(forward_translator.models["general"], de_ids, en_ids)
@@ -175,12 +175,15 @@ def test_two_way_aer_recomputed_from_both_directions(
         backward = links_by_hand(attention.numpy(), pieces(en_tok, en_src), pieces(de_tok, de_ref))
         combined.append(two_way_links(forward, backward))
         backward_links.append({(i, j) for j, i in backward})  # as (de word, en word)
+        both.append(forward & backward_links[-1])  # the links both directions make (the app's rings)
         gold.append({tuple(int(k) for k in link.split("-")) for link in row["links"].split()})
     stored = models["general"]
     assert stored["two_way"]["mismatched"] == 0
     for key, value in alignment_scores(combined, gold).items():
         assert stored["two_way"][key] == pytest.approx(value, abs=1e-4), key
     assert stored["reverse"]["aer"] == pytest.approx(alignment_scores(backward_links, gold)["aer"], abs=1e-4)
+    for key, value in alignment_scores(both, gold).items():
+        assert stored["agreed"][key] == pytest.approx(value, abs=1e-4), key
 
 
 def test_a_reverse_folder_of_the_same_direction_is_refused(

@@ -22,6 +22,7 @@ from attention_demo import cli
 from attention_demo.alignment.links import (
     AttentionLinks,
     Links,
+    agreed_links,
     alignment_scores,
     diagonal_links,
     format_pharaoh,
@@ -167,7 +168,8 @@ def two_way_scores(
     gold: Sequence[Links],
 ) -> dict:
     """The scores of model ``name``'s twin in the other direction (``reverse``) on the same test pairs, read the other
-    way (its source: each pair's target), and of both directions' links symmetrised (:func:`two_way_links`).
+    way (its source: each pair's target), of both directions' links symmetrised (:func:`two_way_links`), and of the
+    links both directions make (``agreed``, :func:`agreed_links`: the app's rings).
 
     A pair whose words the twin's tokenizers split otherwise than the forward folder's (never with the same tokenizer
     files) keeps only its forward links; ``mismatched`` counts them.
@@ -178,7 +180,7 @@ def two_way_scores(
     sources = [reverse.source_ids(text)[0] for text in test.target]
     references = [encode(reverse.tgt_tokenizer, text) for text in test.source]
     attention = teacher_forced_attention(model, sources, references)
-    backward, two_way, mismatched = [], [], 0
+    backward, two_way, agreed, mismatched = [], [], [], 0
     for a, src, ref, (source_words, target_words), forward in zip(
         attention, sources, references, test_pairs, forward_links, strict=True
     ):
@@ -189,9 +191,11 @@ def two_way_scores(
             links = AttentionLinks(set(), 0, 0, links.words)
         backward.append(links)
         two_way.append(two_way_links(forward.links, links.links))
+        agreed.append(agreed_links(forward.links, links.links))
     return {
         "reverse": summarise(backward, [transposed(g) for g in gold]),
         "two_way": {**alignment_scores(two_way, gold), "mismatched": mismatched},
+        "agreed": alignment_scores(agreed, gold),
     }
 
 
@@ -229,6 +233,10 @@ def _command(args: argparse.Namespace, folder: Path) -> int:
             f"</s> sink {ref['eos_sink']}, null {ref['null']}; own translation AER {own['aer']}, sink {own['eos_sink']}"
         )
         if "two_way" in numbers:
-            print(f"  reverse twin AER {numbers['reverse']['aer']}; two-way AER {numbers['two_way']['aer']}")
+            agreed = numbers["agreed"]
+            print(
+                f"  reverse twin AER {numbers['reverse']['aer']}; two-way AER {numbers['two_way']['aer']}; "
+                f"links both directions make: precision {agreed['precision']}, recall {agreed['recall']}"
+            )
     print(f"{result['num_sentences']} sentences in {result['seconds']} s; written to {folder}/metrics.json")
     return 0
