@@ -4,6 +4,7 @@ browser is in test_app_browser.py."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from attention_demo.data import decoder_input, pad
 from attention_demo.decoding import Hypothesis
 from attention_demo.model import BASELINE
+from attention_demo.model_repo import METRICS_FILE, read_json, write_json_atomic
 from attention_demo.tokenizer import EOS, EOS_ID
 from attention_demo.translate import Candidate, Translator
 from attention_demo.ui import serving, text
@@ -106,3 +108,23 @@ def test_one_page_without_the_other_direction(tiny_model_folder: Path, tmp_path:
     view = translate_tab.translate_view(forward, SENTENCE, "general", 2)
     assert view.shown.twin_attention == [None] * len(view.shown.candidates)
     assert view.view.heatmap.markers == [] and BASELINE not in forward.attention_types
+
+
+def test_a_model_not_named_after_its_score_function_and_the_opening_model(
+    tiny_model_folder: Path, tmp_path: Path
+) -> None:
+    """A folder may name a model anything ("general-agreement"): its score function comes from its config. The page
+    opens on the plain model that aligns best, even when an agreement model aligns better."""
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_model_folder, folder, ignore=shutil.ignore_patterns("checkpoints"))
+    shutil.copytree(folder / "general", folder / "general-agreement")
+    metrics = read_json(folder / METRICS_FILE)
+    aer = {"general-agreement": 0.1, "dot": 0.2, "additive": 0.3, "general": 0.4}
+    metrics["alignment"] = {"models": {name: {"reference": {"aer": value}} for name, value in aer.items()}}
+    write_json_atomic(folder / METRICS_FILE, metrics)
+    demo = AttentionDemo(Translator(folder))
+    assert demo.score_functions["general-agreement"] == "general" and demo.default_type == "dot"
+    blocks, layout = serving.build(demo)
+    assert ("general + agreement", "general-agreement") in layout.translate.attention_type.choices
+    view = translate_tab.translate_view(demo, SENTENCE, "general-agreement", 2)
+    assert view.view.heatmap.title.startswith("general + agreement attention")

@@ -14,6 +14,7 @@ import functools
 import numpy as np
 import torch
 
+from attention_demo.agreement import AGREEMENT_SUFFIX
 from attention_demo.alignment.links import teacher_forced_attention
 from attention_demo.model import BASELINE
 from attention_demo.model_repo import (
@@ -123,11 +124,13 @@ class AttentionDemo:
     def _default_type(self) -> str | None:
         """The model the app opens on: the attention model whose attention agrees best with the word aligner (the
         lowest AER in metrics.json), so that a first heatmap shows alignment; without those numbers
-        ``DEFAULT_ATTENTION``, else the first attention model."""
+        ``DEFAULT_ATTENTION``, else the first attention model. Models trained with agreement are left to the visitor
+        to pick: the page opens on what attention learns from the translation loss alone."""
         aer = {}
         for name, numbers in self.metrics.alignment_models.items():
             value = get_dict(numbers, "reference").get("aer")
-            if name in self.attention_types and isinstance(value, (int, float)):
+            plain = not name.endswith(AGREEMENT_SUFFIX)
+            if name in self.attention_types and plain and isinstance(value, (int, float)):
                 aer[name] = value
         if aer:
             return min(aer, key=aer.__getitem__)

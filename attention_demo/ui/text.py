@@ -83,8 +83,9 @@ TWIN_NOTE = (
     "**Rings: where both directions agree.** The {back} model reads this translation and is made to produce the "
     "input; a cell is ringed when each direction's strongest weight links the same two words (the output word looks "
     "hardest at that source word, and the source word at that output word). Two models that learned to attend "
-    "independently agree there; word aligners start from such links when they combine two directions "
-    "(grow-diag-final-and; README, *Does attention align words?*)."
+    "independently agree there. Such links are more often right than either direction's alone (against a word "
+    "aligner; README, *Does attention align words?*), and word aligners start from them when they combine two "
+    "directions (grow-diag-final-and)."
 )
 AGREEMENT_NOTE = (
     "**“+ agreement” models** were trained together with their {back} twin, with one more term in the loss that "
