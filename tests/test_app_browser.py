@@ -95,6 +95,9 @@ def browser(app_url: str) -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, app_url: str) -> Iterator[Page]:
     """A fresh page at desktop width with the app opened (and nothing clicked)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)  # views computed when a tab opens take a while on a busy machine
     page = browser.new_page(viewport=DESKTOP)
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url)
@@ -193,7 +196,7 @@ def test_the_other_tabs_compute_when_opened(page: Page) -> None:
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name=text.TAB_EVIDENCE).click()
-    expect(page.locator("#saliency td.ad-cell").first).to_be_visible()
+    expect(page.locator("#saliency td.ad-cell").first).to_be_visible(timeout=TIMEOUT_MS)  # computed when opened
     expect(page.locator("#baseline-saliency td.ad-cell").first).to_be_visible()
     expect(page.locator("#evidence-status textarea")).to_have_value(re.compile("not proof"))
     page.get_by_role("tab", name=text.TAB_STEP).click()

@@ -215,7 +215,7 @@ def translate_view(
     Widget values arrive as anything (None, floats, strings from an API call): nonsense is tolerated, indices clamped.
 
     Args:
-        sentence: the German input (anything; None and non-strings are tolerated).
+        sentence: the source sentence (anything; None and non-strings are tolerated).
         attention_type: one of ``demo.attention_types`` (an unknown one falls back to the default).
         beam: 1 for greedy search, up to ``MAX_BEAM``.
         merge: show words instead of subwords in the heatmap and highlight.
