@@ -256,7 +256,9 @@ def test_the_direction_picker_opens_the_other_directions_page(page: Page, tiny_r
     english_pieces = pieces(twin.src_tokenizer, twin.source_ids(sentence)[0])  # read by the English tokenizer
     page.get_by_role("link", name="English → German").click()
     expect(page).to_have_url(re.compile(r"/en-de/?$"))
+    page.locator("#heatmap td.ad-cell").first.wait_for()  # the page has opened (else its opening text replaces ours)
     english = page.get_by_label(text.SOURCE_LABEL.format(source="English"))
+    expect(english).not_to_have_value("")
     english.fill(sentence)
     page.get_by_role("button", name=text.TRANSLATE_BUTTON, exact=True).click()
     # The heatmap's columns are the sentence as the English -> German models read it. (Its rows, the tiny models'
