@@ -91,7 +91,7 @@ class DecoderState:
 
 @dataclass
 class DecoderOutput:
-    logits: torch.Tensor  # (batch, tgt_len, vocab)
+    logits: torch.Tensor | None  # (batch, tgt_len, vocab); None when the output layer was skipped (logits=False)
     hidden: DecoderState  # the state after the last step
     attention: torch.Tensor | None  # (batch, tgt_len, src_len) weights alpha; None for the baseline
     scores: torch.Tensor | None  # (batch, tgt_len, src_len) raw alignment scores e; None for the baseline
@@ -226,6 +226,7 @@ class Decoder(nn.Module):
         hidden: DecoderState | None = None,
         weights_override: torch.Tensor | None = None,
         positions: torch.Tensor | None = None,
+        logits: bool = True,
     ) -> DecoderOutput:
         """Run the decoder over ``tgt_in`` ``(batch, tgt_len)`` (teacher forcing, or one step at a time).
 
@@ -237,6 +238,8 @@ class Decoder(nn.Module):
         still needs the recurrence up to its position; with the Luong placement and no input feeding the steps do not
         feed each other, so the GRU states are cut to the row's position before attention, Combine and the output
         layer, otherwise only the output layer is.
+
+        ``logits=False`` skips the output layer (``logits`` is None): for callers that read only the attention.
         """
         rows = None if positions is None else torch.arange(positions.numel(), device=positions.device)
         state = self.initial_state(memory) if hidden is None else hidden
@@ -278,5 +281,6 @@ class Decoder(nn.Module):
                 weights = None if weights is None else weights[rows, positions].unsqueeze(1)
                 scores = None if scores is None else scores[rows, positions].unsqueeze(1)
                 gate = None if gate is None else gate[rows, positions].unsqueeze(1)
-        logits = self.output(self.dropout(attentional))  # (batch, tgt_len, vocab)
-        return DecoderOutput(logits, state, weights, scores, gate)
+        # (batch, tgt_len, vocab); skipped when only attention is read (the largest product of a teacher-forced pass)
+        output = self.output(self.dropout(attentional)) if logits else None
+        return DecoderOutput(output, state, weights, scores, gate)

@@ -17,6 +17,7 @@ from attention_demo.cli import DEFAULT_BEAM_SIZE
 from attention_demo.data import MAX_TARGET_TOKENS, pad
 from attention_demo.model import Seq2Seq
 from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from attention_demo.tracing import scripted
 
 
 @dataclass
@@ -117,6 +118,60 @@ def greedy_search(
     ]
 
 
+def beam_step(
+    logits: torch.Tensor,
+    step_attention: torch.Tensor | None,
+    scores: torch.Tensor,
+    finished: torch.Tensor,
+    tokens: torch.Tensor,
+    logprobs: torch.Tensor,
+    attention: torch.Tensor | None,
+    pad_id: int = PAD_ID,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
+) -> tuple[
+    torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor
+]:  # fmt: skip
+    """One step of beam search: extend every beam with every word and keep the ``k`` best per sentence.
+
+    Args:
+        logits: ``(batch*k, 1, vocab)`` the decoder's output for the beams' last words.
+        step_attention: ``(batch*k, 1, src_len)`` its attention weights (None for the baseline).
+        scores: ``(batch, k)`` each beam's total log-probability so far.
+        finished: ``(batch*k,)`` beams that have produced ``</s>`` (or reached their length cap).
+        tokens, logprobs: ``(batch*k, steps)`` each beam's words and their log-probabilities so far.
+        attention: ``(batch*k, steps, src_len)`` each beam's attention so far (None for the baseline).
+
+    Returns:
+        The new ``scores``; ``parent`` ``(batch*k,)``, the beam each new beam extends; ``chosen`` ``(batch*k,)``, its
+        new word; and ``tokens``, ``logprobs``, ``attention`` and ``finished`` one step longer, in the new beams' order.
+    """
+    batch, k = scores.shape
+    step_logp = torch.log_softmax(logits[:, 0].float(), dim=-1)  # (batch*k, vocab)
+    vocab = step_logp.size(-1)
+    never = torch.tensor([pad_id, bos_id], device=step_logp.device)
+    step_logp[:, never] = float("-inf")  # never generated: padding marks finished beams
+    # A finished beam may only continue with padding, at no cost.
+    step_logp[finished] = float("-inf")
+    step_logp[finished, pad_id] = 0.0
+    candidates = (scores.view(-1, 1) + step_logp).view(batch, k * vocab)
+    scores, flat_choice = candidates.topk(k, dim=1)  # (batch, k)
+    first_beam = torch.arange(batch, device=scores.device).unsqueeze(1) * k
+    parent = (torch.div(flat_choice, vocab, rounding_mode="floor") + first_beam).view(-1)
+    chosen = (flat_choice % vocab).view(-1)  # (batch*k,)
+    tokens = torch.cat([tokens[parent], chosen.unsqueeze(1)], dim=1)
+    logprobs = torch.cat([logprobs[parent], step_logp[parent, chosen].unsqueeze(1)], dim=1)
+    if attention is not None and step_attention is not None:
+        attention = torch.cat([attention[parent], step_attention[parent, :1]], dim=1)
+    finished = finished[parent] | (chosen == eos_id)
+    return scores, parent, chosen, tokens, logprobs, attention, finished
+
+
+# The step as a TorchScript function: bit-identical, and it runs without holding Python's GIL, so searches in threads
+# side by side do not wait for each other (attention_demo.tracing).
+BEAM_STEP = scripted(beam_step)
+
+
 @torch.no_grad()
 def beam_search(
     model: Seq2Seq,
@@ -153,22 +208,10 @@ def beam_search(
     for step in range(int(caps.max())):
         finished |= step >= caps  # beams of a sentence at its length cap stop here
         out = model.decode(prev, memory, hidden)
-        step_logp = torch.log_softmax(out.logits[:, 0].float(), dim=-1)  # (batch*k, vocab)
-        vocab = step_logp.size(-1)
-        step_logp[:, [PAD_ID, BOS_ID]] = float("-inf")  # never generated: padding marks "finished" beams
-        # A finished beam may only continue with padding, at no cost.
-        step_logp[finished] = float("-inf")
-        step_logp[finished, PAD_ID] = 0.0
-        candidates = (scores.view(-1, 1) + step_logp).view(batch, k * vocab)
-        scores, flat_choice = candidates.topk(k, dim=1)  # (batch, k)
-        parent = (flat_choice // vocab + torch.arange(batch, device=device).unsqueeze(1) * k).view(-1)
-        chosen = (flat_choice % vocab).view(-1)  # (batch*k,)
-        tokens = torch.cat([tokens[parent], chosen.unsqueeze(1)], dim=1)
-        logprobs = torch.cat([logprobs[parent], step_logp[parent, chosen].unsqueeze(1)], dim=1)
-        if attention is not None:
-            attention = torch.cat([attention[parent], out.attention[parent, :1]], dim=1)
+        scores, parent, chosen, tokens, logprobs, attention, finished = BEAM_STEP(
+            out.logits, out.attention, scores, finished, tokens, logprobs, attention
+        )
         hidden = out.hidden.index_select(parent)
-        finished = finished[parent] | (chosen == EOS_ID)
         prev = chosen.unsqueeze(1)
         if finished.all():
             break

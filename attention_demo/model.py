@@ -142,13 +142,14 @@ class Seq2Seq(
         hidden: DecoderState | None = None,
         weights_override: torch.Tensor | None = None,
         positions: torch.Tensor | None = None,
+        logits: bool = True,
     ) -> DecoderOutput:
         """tgt_in ``(batch, tgt_len)`` -> logits ``(batch, tgt_len, vocab)``, new hidden state, attention.
 
         ``positions`` ``(batch,)``: only row ``n``'s output at position ``positions[n]``, logits ``(batch, 1, vocab)``
-        (see ``Decoder.forward``).
+        (see ``Decoder.forward``). ``logits=False``: skip the output layer (``logits`` is None).
         """
-        return self.decoder(tgt_in, memory, hidden, weights_override, positions)
+        return self.decoder(tgt_in, memory, hidden, weights_override, positions, logits)
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> DecoderOutput:
         """Teacher-forced pass over all target steps at once.

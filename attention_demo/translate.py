@@ -25,6 +25,7 @@ from attention_demo.model_repo import ModelLoadError, load_model, load_tokenizer
 from attention_demo.precision import bfloat16_output
 from attention_demo.text import clean_text
 from attention_demo.tokenizer import decode, pieces
+from attention_demo.tracing import TracedSearch, traced_search
 
 logger = logging.getLogger(__name__)
 
@@ -60,21 +61,23 @@ class Translator:
         folder: a local model folder (see ``model_repo``).
         names: models to load (all by default).
         device: where to run them.
-        bfloat16_search: search (``translate``) with copies whose output layer runs in bfloat16
-            (``attention_demo.precision``): faster, test BLEU within 0.1 (README, Performance). ``models`` stay float32.
+        fast_search: search (``translate``) with copies whose output layer runs in bfloat16
+            (``attention_demo.precision``: faster, test BLEU within 0.1) and whose one-step decode is a TorchScript
+            graph that runs without Python's GIL (``attention_demo.tracing``: bit-identical, and searches in threads
+            side by side stop waiting for each other); README, Performance. ``models`` stay float32 and eager.
     """
 
     def __init__(
-        self, folder: str | Path, names: list[str] | None = None, device: str = "cpu", bfloat16_search: bool = False
+        self, folder: str | Path, names: list[str] | None = None, device: str = "cpu", fast_search: bool = False
     ) -> None:
         self.folder = Path(folder)
         available = model_names(self.folder)
         if not available:
             raise ModelLoadError(f"{self.folder} contains no models (no <name>/config.json subfolders).")
         self.models: dict[str, Seq2Seq] = {name: load_model(self.folder, name, device) for name in names or available}
-        # What translate() searches with: the models themselves, or their bfloat16-output copies.
-        self.search_models = {
-            name: bfloat16_output(model) if bfloat16_search else model for name, model in self.models.items()
+        # What translate() searches with: the models themselves, or their fast copies.
+        self.search_models: dict[str, Seq2Seq | TracedSearch] = {
+            name: traced_search(bfloat16_output(model)) if fast_search else model for name, model in self.models.items()
         }
         config = next(iter(self.models.values())).config
         self.source_lang, self.target_lang = config.source_lang, config.target_lang
@@ -82,10 +85,10 @@ class Translator:
 
     @classmethod
     def from_pretrained(
-        cls, path_or_repo_id: str, names: list[str] | None = None, device: str = "cpu", bfloat16_search: bool = False
+        cls, path_or_repo_id: str, names: list[str] | None = None, device: str = "cpu", fast_search: bool = False
     ) -> Translator:
         """Load from a local folder or a Hub model repo id."""
-        return cls(resolve_model_folder(path_or_repo_id), names, device, bfloat16_search)
+        return cls(resolve_model_folder(path_or_repo_id), names, device, fast_search)
 
     def source_ids(self, text: str) -> tuple[list[int], bool]:
         """Source ids ending with ``</s>``, truncated to ``MAX_SOURCE_TOKENS``; also whether it was truncated."""

@@ -79,12 +79,13 @@ class RawClient:
         config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
         self.fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
         self.http = httpx.Client(timeout=60)
+        # One session for all its calls, as a browser tab has (Gradio sets up a session's state on its first call).
+        self.session = uuid.uuid4().hex
 
     def predict(self, *data: object) -> list:
-        session = uuid.uuid4().hex
-        body = {"data": list(data), "fn_index": self.fn_index, "session_hash": session, "event_data": None}
+        body = {"data": list(data), "fn_index": self.fn_index, "session_hash": self.session, "event_data": None}
         self.http.post(f"{self.base}/queue/join", json=body).raise_for_status()
-        with self.http.stream("GET", f"{self.base}/queue/data", params={"session_hash": session}) as stream:
+        with self.http.stream("GET", f"{self.base}/queue/data", params={"session_hash": self.session}) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data:"):
                     message = json.loads(line[5:])

@@ -162,11 +162,14 @@ class PermutationModel(torch.nn.Module):
         self.perm = perm
         self.anchor = torch.nn.Parameter(torch.zeros(1))  # a parameter, so the device can be read
 
-    def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> SimpleNamespace:
-        attention = torch.zeros(src.size(0), tgt_in.size(1), src.size(1))
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+        return src  # what decode needs to know: the source's shape
+
+    def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, logits: bool = True) -> SimpleNamespace:
+        attention = torch.zeros(memory.size(0), tgt_in.size(1), memory.size(1))
         for t in range(tgt_in.size(1)):
-            attention[:, t, self.perm[t] if t < len(self.perm) else src.size(1) - 1] = 1.0
-        return SimpleNamespace(attention=attention)
+            attention[:, t, self.perm[t] if t < len(self.perm) else memory.size(1) - 1] = 1.0
+        return SimpleNamespace(attention=attention, logits=None)
 
 
 def test_a_model_whose_attention_is_a_permutation_aligns_exactly() -> None:

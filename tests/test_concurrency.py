@@ -257,8 +257,10 @@ def test_repeated_requests_reuse_their_search_and_give_the_same_view(demo: Atten
     """The cache for repeated requests: the second identical request runs no model and shows the same view."""
     sentence, name = "Ein hund und eine katze .", demo.attention_types[0]
     first = fingerprint(translate_tab.translate_view(demo, sentence, name, 2))
-    hits = demo._translate_one.cache_info().hits
+    searches, read_backs = demo._translate_one.cache_info(), demo._read_back.cache_info()
     assert fingerprint(translate_tab.translate_view(demo, sentence, name, 2)) == first
-    assert demo._translate_one.cache_info().hits == hits + 2  # the attention model and the baseline
+    assert demo._translate_one.cache_info().misses == searches.misses  # no search ran
+    assert demo._translate_one.cache_info().hits == searches.hits + 2  # the attention model and the baseline
+    assert demo._read_back.cache_info().misses == read_backs.misses  # nor the other direction's reading
     translate_tab.translate_view(demo, sentence, name, 3)  # another beam size is another search
-    assert demo._translate_one.cache_info().hits == hits + 2
+    assert demo._translate_one.cache_info().misses == searches.misses + 2

@@ -1,4 +1,5 @@
-"""Unit tests for attention_demo.precision: the bfloat16 output layer used for the app's searches."""
+"""Unit tests for attention_demo.precision: the bfloat16 output layer used for the app's searches (with the traced step
+of attention_demo.tracing, tests/test_tracing.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from attention_demo.data import pad
 from attention_demo.decoding import beam_search
 from attention_demo.model import Seq2Seq
 from attention_demo.precision import BFloat16Linear, bfloat16_output
+from attention_demo.tracing import TracedSearch
 from attention_demo.translate import Translator
 
 
@@ -44,10 +46,11 @@ def test_only_the_output_layer_changes_and_the_model_is_left_alone(tiny_model: C
 
 def test_translator_searches_with_copies_and_keeps_float32_models(tiny_model_folder: Path) -> None:
     plain = Translator(tiny_model_folder)
-    fast = Translator(tiny_model_folder, bfloat16_search=True)
+    fast = Translator(tiny_model_folder, fast_search=True)
     for name, model in fast.models.items():
         assert isinstance(model.decoder.output, torch.nn.Linear)  # evidence differentiates these
-        assert isinstance(fast.search_models[name].decoder.output, BFloat16Linear)
+        search = fast.search_models[name]
+        assert isinstance(search, TracedSearch) and isinstance(search.model.decoder.output, BFloat16Linear)
         assert plain.search_models[name] is plain.models[name]
     sentence = "die katze sieht den hund ."
     name = next(iter(fast.models))

@@ -243,7 +243,8 @@ def teacher_forced_attention(
     for start in range(0, len(sources), BATCH_SIZE):
         src, mask = pad(sources[start : start + BATCH_SIZE])
         tgt_in = decoder_input(pad([[*t, EOS_ID] for t in targets[start : start + BATCH_SIZE]])[0])
-        attention = model(src.to(device), mask.to(device), tgt_in.to(device)).attention.float().cpu().numpy()
+        memory = model.encode(src.to(device), mask.to(device))
+        attention = model.decode(tgt_in.to(device), memory, logits=False).attention.float().cpu().numpy()
         for b, (s, t) in enumerate(
             zip(sources[start : start + BATCH_SIZE], targets[start : start + BATCH_SIZE], strict=True)
         ):

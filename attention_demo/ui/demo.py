@@ -79,6 +79,7 @@ class AttentionDemo:
         # every request, but only ever holds the result the same call would compute (lru_cache is thread-safe), and
         # nothing downstream changes a Translation.
         self._translate_one = functools.lru_cache(maxsize=TRANSLATION_CACHE)(self._search)
+        self._read_back = functools.lru_cache(maxsize=TRANSLATION_CACHE)(self._twin_reading)
 
     def translate_with(self, sentence: str, names: list[str], beam: int) -> list[Translation]:
         """``sentence`` translated by each model in ``names``, the models running side by side in threads.
@@ -88,6 +89,19 @@ class AttentionDemo:
         """
         later = [MODEL_THREADS.submit(self._translate_one, sentence, name, beam) for name in names[1:]]
         return [self._translate_one(sentence, names[0], beam), *(future.result() for future in later)]
+
+    def translate_and_read_back(
+        self, sentence: str, names: list[str], beam: int
+    ) -> tuple[list[Translation], list[np.ndarray | None]]:
+        """:meth:`translate_with`, and the twin's reading of the first model's candidates (:meth:`twin_attention`).
+
+        The twin reads them in this thread right after the first model's search, while the other models still
+        search in theirs: on free cores its pass adds no time to the request. Both are kept for repeated requests.
+        """
+        later = [MODEL_THREADS.submit(self._translate_one, sentence, name, beam) for name in names[1:]]
+        first = self._translate_one(sentence, names[0], beam)
+        read_back = self._read_back(sentence, names[0], beam)
+        return [first, *(future.result() for future in later)], read_back
 
     def endpoint(self, name: str) -> str:
         """The API name of endpoint ``name`` on this page: ``translate`` on the main page, ``translate_en_de`` on
@@ -120,6 +134,10 @@ class AttentionDemo:
     def _search(self, sentence: str, name: str, beam: int) -> Translation:
         with torch.inference_mode():  # thread-local: entered in the thread that runs the model
             return self.translator.translate([sentence], name, beam)[0]
+
+    def _twin_reading(self, sentence: str, name: str, beam: int) -> list[np.ndarray | None]:
+        candidates = self._translate_one(sentence, name, beam).candidates
+        return self.twin_attention(name, self.translator.source_ids(sentence)[0], candidates)
 
     def _default_type(self) -> str | None:
         """The model the app opens on: the attention model whose attention agrees best with the word aligner (the

@@ -17,24 +17,24 @@ logger = logging.getLogger(__name__)
 
 
 def load_translator(
-    model: str | None, bundled: str | Path = BUNDLED_MODELS, bfloat16_search: bool = False
+    model: str | None, bundled: str | Path = BUNDLED_MODELS, fast_search: bool = False
 ) -> tuple[Translator, str]:
     """Load the requested model repo (Hub id or folder), falling back to ``bundled``; returns a notice for the header.
 
     With the Hub unreachable the fallback takes at most a few seconds (``hub.hub_reachable`` probes once with a
-    short timeout, and ``HF_HUB_OFFLINE=1`` skips the probe). ``bfloat16_search``: see :class:`Translator`.
+    short timeout, and ``HF_HUB_OFFLINE=1`` skips the probe). ``fast_search``: see :class:`Translator`.
     """
     bundled = Path(bundled)
     if model and Path(model).resolve() != bundled.resolve():
         try:
-            loaded = Translator.from_pretrained(model, bfloat16_search=bfloat16_search)
+            loaded = Translator.from_pretrained(model, fast_search=fast_search)
             return loaded, text.MODELS_LOADED.format(model=model)
         except Exception as error:  # any failure (offline, missing, corrupt) falls back to the bundled copy
             logger.warning("Could not load %s (%s); using the bundled models.", model, error)
             logger.debug("Why %s could not be loaded:", model, exc_info=True)
-            fallback = Translator(bundled, bfloat16_search=bfloat16_search)
+            fallback = Translator(bundled, fast_search=fast_search)
             return fallback, text.MODELS_FALLBACK.format(model=model, error=type(error).__name__)
-    translator = Translator(bundled, bfloat16_search=bfloat16_search)
+    translator = Translator(bundled, fast_search=fast_search)
     return translator, bundled_notice(translator)
 
 
@@ -46,7 +46,7 @@ def bundled_notice(translator: Translator) -> str:
 
 def load_twin(
     model: str | None, translator: Translator, bundled: str | Path = BUNDLED_REVERSE_MODELS,
-    bfloat16_search: bool = False,
+    fast_search: bool = False,
 ) -> tuple[Translator | None, str]:  # fmt: skip
     """The models of the other direction for ``translator`` (the app's second page): ``model`` (a Hub id or folder),
     else the ``bundled`` folder; ``(None, "")`` when there is neither, or when they do not translate the other way
@@ -54,7 +54,7 @@ def load_twin(
     if model is None and not Path(bundled).is_dir():
         return None, ""
     try:
-        twin, notice = load_translator(model, bundled, bfloat16_search)
+        twin, notice = load_translator(model, bundled, fast_search)
     except Exception as error:  # the app still serves its first direction
         logger.warning("Could not load the other direction's models (%s); the app has one page.", error)
         return None, ""

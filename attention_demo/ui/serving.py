@@ -57,10 +57,10 @@ def load_demos(
 ) -> tuple[AttentionDemo, AttentionDemo | None]:  # fmt: skip
     """The app's pages: ``model`` (else ``bundled``), and the other direction (``reverse_model``, else
     ``bundled_reverse``) when it can be loaded; each one's twin is the other."""
-    # Translations search with a bfloat16 output layer (faster, BLEU within 0.1); evidence uses the float32 models.
-    translator, notice = load_translator(model, bundled, bfloat16_search=True)
+    # Translations search with a bfloat16 output layer and a traced step (faster); evidence uses the float32 models.
+    translator, notice = load_translator(model, bundled, fast_search=True)
     logger.info("%s", notice)
-    twin, twin_notice = load_twin(reverse_model, translator, bundled_reverse, bfloat16_search=True)
+    twin, twin_notice = load_twin(reverse_model, translator, bundled_reverse, fast_search=True)
     demo = AttentionDemo(translator, notice, twin=twin)
     if twin is None:
         return demo, None

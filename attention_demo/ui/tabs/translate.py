@@ -231,7 +231,7 @@ def translate_view(
         attention_type = demo.default_type
     started = time.perf_counter()
     names = [attention_type or BASELINE] + ([BASELINE] if demo.has_baseline and attention_type else [])
-    ours, *others = demo.translate_with(sentence, names, beam)
+    (ours, *others), read_back = demo.translate_and_read_back(sentence, names, beam)
     base = (others[0] if others else ours) if demo.has_baseline else None
     logger.info("translated %d characters in %.2f s", len(sentence), time.perf_counter() - started)
     if ours.truncated:
@@ -247,7 +247,7 @@ def translate_view(
         source_pieces=ours.source_pieces,
         candidates=ours.candidates,
         baseline=base.candidates[0] if base and base.candidates else None,
-        twin_attention=demo.twin_attention(attention_type, source_ids, ours.candidates) if attention_type else [],
+        twin_attention=read_back if attention_type else [],
     )
     view = TranslateView(
         notice=" ".join(notices) or text.TRANSLATED_WITH.format(search=text.search_name(beam)),
