@@ -36,8 +36,8 @@ DATASET ?= bentrevett/multi30k
 benchmark: $(VENV)/.runtime
 	$(PY) benchmarks/benchmark_speed.py
 	$(PY) benchmarks/benchmark_translation.py --dataset_name $(DATASET)
-	$(PY) benchmarks/benchmark_app.py
-	$(PY) benchmarks/load_test.py
+	$(PY) benchmarks/benchmark_app.py --dataset_name $(DATASET)
+	$(PY) benchmarks/load_test.py --dataset_name $(DATASET)
 
 # Mutation testing of the core modules (mutmut, configured under [tool.mutmut] in pyproject.toml): on demand, never
 # in CI. CPU-heavy: MUTATION_CHILDREN test runs at a time. Always a fresh run (mutmut would keep the verdicts of

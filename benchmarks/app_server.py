@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -20,11 +21,20 @@ from pathlib import Path
 import numpy as np
 from gradio_client import Client
 
+from attention_demo.data import load_parallel_data
 from attention_demo.ui.client import output_text, translate_result
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SENTENCE_15_WORDS = "Ein kleines Mädchen in einem rosa Kleid klettert die Treppe zu einem Spielhaus aus Holz hinauf ."
 QUIET_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
+def distinct_sentences(dataset_name: str, split: str, seed: int = 0) -> list[str]:
+    """The source sentences of ``split``, each once, in a fixed shuffled order (short and long mixed)."""
+    corpus = load_parallel_data(dataset_name, "de", "en", splits=[split])[split]
+    sentences = list(dict.fromkeys(corpus.source))
+    random.Random(seed).shuffle(sentences)
+    return sentences
 
 
 def free_port() -> int:

@@ -1,15 +1,19 @@
 """App benchmark: cold start, ``/translate`` latency side by side with Gradio's own no-op endpoint, where a request's
 time goes, and peak memory.
 
-    python benchmarks/benchmark_app.py                  # bundled models, 30 timed requests of each kind
-    python benchmarks/benchmark_app.py --requests 100
+    python benchmarks/benchmark_app.py --dataset_name ../shared/data/multi30k     # bundled models, 30 requests each
+    python benchmarks/benchmark_app.py --requests 100 ...
 
-What one ``/translate`` request does (the 15-word sentence, attention model and baseline, beam 5): the two beam
-searches side by side, the beam table, the highlight, and the heatmap as numbers (the browser draws it).
+What one ``/translate`` request does (attention model and baseline, beam 5): the two beam searches side by side, the
+other direction's model reading the translation back (the heatmap's rings), the beam table, the highlight, and the
+heatmap as numbers (the browser draws it). Every timed request and every in-process repetition carries a test
+sentence that no other carried: the app keeps the searches of repeated requests, and a repeated sentence would time
+that cache (``load_test.py`` times it apart).
 
-1. The breakdown is measured in this process on the same models with the app's settings: the two beam searches side
-   by side, the rest of the first tab's ``translate_view``, and the heatmap's JSON. "Gradio server + HTTP" is the
-   raw-SSE median (step 3) minus those parts; "gradio_client's own overhead" is its median minus the raw-SSE one.
+1. The breakdown is measured in this process on the served app's models (``serving.load_demos``) with its settings:
+   the searches and the reading back, the rest of the first tab's ``translate_view``, and the heatmap's JSON.
+   "Gradio server + HTTP" is the raw-SSE median (step 3) minus those parts; "gradio_client's own overhead" is its
+   median minus the raw-SSE one.
 2. ``python app.py`` is started in a subprocess; cold start is the time from launching it to the first answered
    ``/translate`` request (imports, model loading, building the page, translating the opening example, the first
    request itself). ``benchmarks/noop_app.py`` (one endpoint that returns its input, with the app's queue settings)
@@ -36,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -45,6 +49,7 @@ from app_server import (
     SENTENCE_15_WORDS,
     PeakMemory,
     RawClient,
+    distinct_sentences,
     free_port,
     percentile,
     start_app,
@@ -56,8 +61,7 @@ from app_server import (
 from gradio_client import Client
 
 from attention_demo.model import BASELINE
-from attention_demo.ui import loading, serving
-from attention_demo.ui.demo import AttentionDemo
+from attention_demo.ui import serving
 from attention_demo.ui.tabs import translate as translate_tab
 
 
@@ -72,27 +76,32 @@ def timed(fn: Callable[[], object], repeats: int) -> list[float]:
     return times
 
 
-def breakdown(folder: str | None, attention_type: str, repeats: int) -> dict[str, float]:
-    """Median ms of each part of one translate request, measured in this process (rows in parentheses are for
-    comparison only and are not part of the request)."""
-    translator, _ = loading.load_translator(folder)
-    demo = AttentionDemo(translator)
+IDLE_S = 0.2  # a pause before a request, as between a visitor's clicks: idle cores run slower at first
+
+
+def breakdown(folder: str | None, attention_type: str, sentences: Iterator[str], repeats: int) -> dict[str, float]:
+    """Median ms of each part of one translate request, measured in this process on the served app's models (both
+    directions, the fast search copies), each repetition on a new sentence (rows in parentheses are for comparison
+    only and are not part of the request)."""
+    demo, _ = serving.load_demos(folder)
     serving.tune_for_serving()  # the same threads and garbage-collector settings as the served app
     names = [attention_type, BASELINE]
 
-    def median_ms(fn: Callable[[], object]) -> float:
-        return percentile(timed(fn, repeats), 50)
+    def median_ms(fn: Callable[[str], object]) -> float:
+        return percentile(timed(lambda: fn(next(sentences)), repeats), 50)
 
-    model = median_ms(lambda: demo.translate_with(SENTENCE_15_WORDS, names, 5))
+    model = median_ms(lambda sentence: demo.translate_and_read_back(sentence, names, 5))
+    after_idle = median_ms(lambda sentence: (time.sleep(IDLE_S), demo.translate_and_read_back(sentence, names, 5)))
     with torch.inference_mode():
-        one_by_one = median_ms(lambda: [translator.translate([SENTENCE_15_WORDS], name, 5) for name in names])
-    translate_total = median_ms(lambda: translate_tab.translate_view(demo, SENTENCE_15_WORDS, attention_type, 5))
+        one_by_one = median_ms(lambda sentence: [demo.translator.translate([sentence], name, 5) for name in names])
+    translate_total = median_ms(lambda sentence: translate_tab.translate_view(demo, sentence, attention_type, 5))
     heatmap = translate_tab.translate_view(demo, SENTENCE_15_WORDS, attention_type, 5).view.heatmap
-    as_json = median_ms(lambda: json.dumps(heatmap.to_json()))
+    as_json = percentile(timed(lambda: json.dumps(heatmap.to_json()), repeats), 50)
     return {
-        "model: attention + baseline beam search, side by side": model,
-        "(for comparison: the two models one after the other)": one_by_one,
-        "rest of translate_view (beam table, highlight, heatmap data)": max(0.0, translate_total - model),
+        "model: attention + baseline beam search side by side, then the other direction reads the translation": model,
+        "(for comparison: the two searches one after the other)": one_by_one,
+        f"(the first row after {IDLE_S:.1f} s idle each time, the pause not counted)": after_idle - IDLE_S * 1000,
+        "rest of translate_view (beam table, highlight, rings, heatmap data)": max(0.0, translate_total - model),
         f"the heatmap as JSON ({len(json.dumps(heatmap.to_json())):,} bytes)": as_json,
     }
 
@@ -125,13 +134,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="timed end-to-end requests of each kind")
     parser.add_argument("--repeats", type=int, default=20, help="timed repetitions per in-process part")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the app to answer")
+    parser.add_argument("--dataset_name", default="bentrevett/multi30k", help="where the distinct sentences come from")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"load average {load:.2f} at the start")  # fmt: skip
 
-    parts = breakdown(args.model, args.attention_type, args.repeats)
+    # Every timed request carries a test sentence no other request carried: the app keeps repeated requests' searches.
+    sentences = iter(t for t in distinct_sentences(args.dataset_name, "test") if t != SENTENCE_15_WORDS)
+    parts = breakdown(args.model, args.attention_type, sentences, args.repeats)
 
     port, noop_port = free_port(), free_port()
     url, noop_url = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{noop_port}/"
@@ -151,10 +163,10 @@ def main() -> None:
             latencies: dict[str, list[float]] = {"translate": [], "noop": [], "raw translate": [], "raw noop": []}
             raw, raw_noop = RawClient(url, "translate"), RawClient(noop_url, "noop")
             calls = {
-                "translate": lambda: translate_request(client, attention_type=args.attention_type),
-                "noop": lambda: noop_client.predict(SENTENCE_15_WORDS, api_name="/noop"),
-                "raw translate": lambda: raw.predict(SENTENCE_15_WORDS, args.attention_type, 5, False),
-                "raw noop": lambda: raw_noop.predict(SENTENCE_15_WORDS),
+                "translate": lambda: translate_request(client, next(sentences), args.attention_type),
+                "noop": lambda: noop_client.predict(next(sentences), api_name="/noop"),
+                "raw translate": lambda: raw.predict(next(sentences), args.attention_type, 5, False),
+                "raw noop": lambda: raw_noop.predict(next(sentences)),
             }
             for pair in (("translate", "noop"), ("raw translate", "raw noop")):
                 for _ in range(args.requests):  # alternating: both see the same machine at the same moment
@@ -200,7 +212,7 @@ def main() -> None:
     print(f"| (of which: until the port answered) | {port_open:.1f} s | |")
     print(f"| cold start with the Hub unreachable: fallback to the bundled models | {fallback_start:.1f} s | a few s |")
     print(f"| the fallback notice is in the page header | {'yes' if notice_shown else 'NO'} | yes |")
-    what = f"/translate, 15 words, both models, beam 5: p50 / p95 ({n} requests, gradio_client)"
+    what = f"/translate, a new test sentence each, both models, beam 5: p50 / p95 ({n} requests, gradio_client)"
     print(f"| {what} | {p50['translate']:.0f} / {p95['translate']:.0f} ms | |")
     print(f"| Gradio's no-op endpoint, alternating with it: p50 / p95 | {p50['noop']:.0f} / {p95['noop']:.0f} ms | |")
     print(f"| /translate p50 ÷ no-op p50 | {ratio:.2f}× | ≤ 2× |")

@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import os
 import platform
-import random
 import sys
 import tempfile
 import threading
@@ -39,6 +38,7 @@ from app_server import (
     PeakMemory,
     RawClient,
     cpu_seconds,
+    distinct_sentences,
     free_port,
     percentile,
     start_app,
@@ -49,18 +49,8 @@ from app_server import (
 from benchmark_app import start_noop, wait_for_noop
 from gradio_client import Client
 
-from attention_demo.data import load_parallel_data
-
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}  # never load-test someone else's server
 TARGETS = {"p50 alone": 1.5, "p95 under load": 2.0, "throughput": 0.5}  # app vs no-op (issue 18)
-
-
-def distinct_sentences(dataset_name: str, split: str, seed: int = 0) -> list[str]:
-    """The source sentences of ``split``, each once, in a fixed shuffled order (short and long mixed)."""
-    corpus = load_parallel_data(dataset_name, "de", "en", splits=[split])[split]
-    sentences = list(dict.fromkeys(corpus.source))
-    random.Random(seed).shuffle(sentences)
-    return sentences
 
 
 @dataclass

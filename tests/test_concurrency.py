@@ -51,7 +51,7 @@ ROUNDS = 2  # every job runs this many times in the concurrent phase, in a shuff
 # figure drawing of the "Why attention helps" tab (no model; drawn once for all visitors, under the default limit).
 MODEL_HANDLERS = {
     "translate", "translate_example", "translate_random", "open_evidence", "operate", "open_step", "show_step",
-    "compare", "aligner", "apply_link",
+    "compare", "aligner", "apply_link", "show_hypothesis",
 }  # fmt: skip
 DEFAULT_LIMIT_HANDLERS = {"open_why"}
 OWN_GROUP_HANDLERS = {"train"}  # the live training: its own group of one (ui/tabs/live.py)
@@ -199,7 +199,7 @@ def test_events_outside_the_group_run_no_model(demo: AttentionDemo, monkeypatch:
         result = fn.fn(*args)
         assert isinstance(result, dict), name
         called.add(name)
-    assert {"open_page", "show_hypothesis", "inspect_word", "evolution", "remember_tab", "make_link"} <= called
+    assert {"open_page", "redraw", "inspect_word", "evolution", "remember_tab", "make_link"} <= called
     assert calls == []
 
 

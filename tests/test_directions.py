@@ -62,9 +62,15 @@ def test_twin_attention_is_the_reverse_models_teacher_forced_attention(pages: tu
     forward, backward = pages
     view = translate_tab.translate_view(forward, SENTENCE, "general", 3)
     shown = view.shown
-    assert len(shown.twin_attention) == len(shown.candidates)
+    assert list(shown.twin_attention) == [0]  # the best candidate is read at once, the others when picked
+    for rank in range(len(shown.candidates)):
+        picked = translate_tab.read_back(forward, shown, rank)
+        assert picked.twin_attention[0] is shown.twin_attention[0]
+        assert set(picked.twin_attention) == set(range(rank + 1))
+        shown = picked
     model = backward.translator.models["general"]
-    for candidate, found in zip(shown.candidates, shown.twin_attention, strict=True):
+    for rank, candidate in enumerate(shown.candidates):
+        found = shown.twin_attention[rank]
         read = [*candidate.hypothesis.word_ids, EOS_ID]
         source, mask = pad([read])
         target = shown.source_ids[:-1]
@@ -80,6 +86,28 @@ def test_twin_attention_is_the_reverse_models_teacher_forced_attention(pages: tu
         assert picked.heatmap.marker_label == (text.AGREED_MARKERS if picked.heatmap.markers else "")
 
 
+def test_picking_another_hypothesis_reads_it_back_and_rings_its_heatmap(pages: tuple) -> None:
+    """The hypothesis picker's event: the other direction reads the picked candidate (once), the session's state
+    gets the new reading, and the heatmap rings its agreed cells; words instead of subwords read nothing."""
+    forward, _ = pages
+    blocks, layout = serving.build(forward)
+    handlers = {getattr(fn.fn, "__wrapped__", fn.fn).__name__: fn.fn for fn in blocks.fns.values() if fn.fn}
+    shown = translate_tab.translate_view(forward, SENTENCE, "general", 3).shown
+    rank = len(shown.candidates) - 1
+    values = handlers["show_hypothesis"](shown, rank, False)
+    picked = values[layout.translate.shown]
+    assert set(picked.twin_attention) == {0, rank} and set(shown.twin_attention) == {0}
+    expected = translate_tab.hypothesis_view(picked, rank, False)
+    assert expected.heatmap.markers == translate_tab.agreed_cells(picked, rank, False)
+    assert values[layout.translate.heatmap] == translate_tab.heatmap_value(expected.heatmap)
+    again = handlers["show_hypothesis"](picked, rank, True)[layout.translate.shown]
+    assert again is picked  # read once
+    redrawn = handlers["redraw"](picked, rank, True)
+    assert layout.translate.shown not in redrawn
+    merged = translate_tab.hypothesis_view(picked, rank, True)
+    assert redrawn[layout.translate.heatmap] == translate_tab.heatmap_value(merged.heatmap)
+
+
 def test_agreed_cells_by_hand() -> None:
     """Source a b </s>, output x y </s>. This direction: x -> a (0.7), y -> b (0.3 beats a's 0.2; </s>'s 0.5 never
     counts). The other direction: a -> x (0.6), b -> x (0.5). Both make only the link (a, x): one ring, row 0 column 0.
@@ -87,12 +115,14 @@ def test_agreed_cells_by_hand() -> None:
     forward = torch.tensor([[0.7, 0.2, 0.1], [0.2, 0.3, 0.5], [0.3, 0.3, 0.4]])
     candidate = Candidate("x y", ["▁x", "▁y", EOS], Hypothesis([5, 6, EOS_ID], -1.0, [-0.5, -0.5, 0.0], forward))
     twin = np.array([[0.6, 0.3, 0.1], [0.5, 0.1, 0.4]])  # (source a b, output x y </s>)
-    shown = Shown("a b", "general", [7, 8, EOS_ID], ["▁a", "▁b", EOS], [candidate], twin_attention=[twin])
+    shown = Shown("a b", "general", [7, 8, EOS_ID], ["▁a", "▁b", EOS], [candidate], twin_attention={0: twin})
     assert translate_tab.agreed_cells(shown, 0, merge=False) == [(0, 0)]
     assert translate_tab.agreed_cells(shown, 0, merge=True) == [(0, 0)]
     twin[1] = [0.1, 0.5, 0.4]  # now b -> y too: both links agree
     assert translate_tab.agreed_cells(shown, 0, merge=False) == [(0, 0), (1, 1)]
-    shown.twin_attention = [None]  # no other direction: no rings
+    shown.twin_attention = {0: None}  # no other direction: no rings
+    assert translate_tab.agreed_cells(shown, 0, merge=False) == []
+    shown.twin_attention = {}  # not read back yet: no rings
     assert translate_tab.agreed_cells(shown, 0, merge=False) == []
 
 
@@ -106,7 +136,8 @@ def test_one_page_without_the_other_direction(tiny_model_folder: Path, tmp_path:
     forward, backward = serving.load_demos(str(tiny_model_folder), None, bundled_reverse=tmp_path / "missing")
     assert backward is None and forward.twin is None
     view = translate_tab.translate_view(forward, SENTENCE, "general", 2)
-    assert view.shown.twin_attention == [None] * len(view.shown.candidates)
+    assert view.shown.twin_attention == {0: None}
+    assert translate_tab.read_back(forward, view.shown, 1) is view.shown  # nothing to read with
     assert view.view.heatmap.markers == [] and BASELINE not in forward.attention_types
 
 

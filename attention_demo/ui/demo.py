@@ -92,11 +92,12 @@ class AttentionDemo:
 
     def translate_and_read_back(
         self, sentence: str, names: list[str], beam: int
-    ) -> tuple[list[Translation], list[np.ndarray | None]]:
-        """:meth:`translate_with`, and the twin's reading of the first model's candidates (:meth:`twin_attention`).
+    ) -> tuple[list[Translation], np.ndarray | None]:
+        """:meth:`translate_with`, and the twin's reading of the first model's best candidate (:meth:`twin_attention`;
+        the heatmap opens on it).
 
-        The twin reads them in this thread right after the first model's search, while the other models still
-        search in theirs: on free cores its pass adds no time to the request. Both are kept for repeated requests.
+        The twin reads it in this thread right after the first model's search, while the other models still search in
+        theirs: on free cores its pass adds no time to the request. Both are kept for repeated requests.
         """
         later = [MODEL_THREADS.submit(self._translate_one, sentence, name, beam) for name in names[1:]]
         first = self._translate_one(sentence, names[0], beam)
@@ -135,9 +136,9 @@ class AttentionDemo:
         with torch.inference_mode():  # thread-local: entered in the thread that runs the model
             return self.translator.translate([sentence], name, beam)[0]
 
-    def _twin_reading(self, sentence: str, name: str, beam: int) -> list[np.ndarray | None]:
-        candidates = self._translate_one(sentence, name, beam).candidates
-        return self.twin_attention(name, self.translator.source_ids(sentence)[0], candidates)
+    def _twin_reading(self, sentence: str, name: str, beam: int) -> np.ndarray | None:
+        best = self._translate_one(sentence, name, beam).candidates[:1]
+        return self.twin_attention(name, self.translator.source_ids(sentence)[0], best)[0] if best else None
 
     def _default_type(self) -> str | None:
         """The model the app opens on: the attention model whose attention agrees best with the word aligner (the

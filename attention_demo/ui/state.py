@@ -33,8 +33,9 @@ class Shown:
     source_pieces: list[str]
     candidates: list[Candidate]  # best first; each has its own attention matrix
     baseline: Candidate | None = None  # the baseline's best translation (for its attribution map)
-    # Per candidate, the other direction's attention reading it back (AttentionDemo.twin_attention), or None.
-    twin_attention: list[np.ndarray | None] = field(default_factory=list)
+    # By candidate rank, the other direction's attention reading it back (AttentionDemo.twin_attention), or None when
+    # there is none; only the candidates shown so far (the best at once, the others when picked: tabs.translate).
+    twin_attention: dict[int, np.ndarray | None] = field(default_factory=dict)
     serial: int = field(default_factory=lambda: next(_SERIALS))  # tells two translations of one sentence apart
 
 

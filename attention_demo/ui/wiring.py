@@ -81,8 +81,9 @@ def wire(ui: Layout, demo: AttentionDemo, blocks: gr.Blocks) -> None:
         hypotheses = view.hypotheses
         hypothesis = min(link.hypothesis, max(len(hypotheses) - 1, 0))
         if hypothesis:
+            view.shown = translate_tab.read_back(demo, view.shown, hypothesis)
             picked = translate_tab.hypothesis_view(view.shown, hypothesis, False, link.word)
-            values.update(translate_tab.present_hypothesis(tab, picked))
+            values.update({**translate_tab.present_hypothesis(tab, picked), tab.shown: view.shown})
             values[tab.hypothesis] = gr.Dropdown(choices=hypotheses, value=hypothesis)
         method = link.method or evidence_tab.DEFAULT_METHOD
         if link.tab == evidence_tab.ID:

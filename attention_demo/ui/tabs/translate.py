@@ -12,6 +12,7 @@ answers in the order of :data:`attention_demo.ui.client.TRANSLATE_OUTPUTS`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -233,7 +234,7 @@ def translate_view(
     names = [attention_type or BASELINE] + ([BASELINE] if demo.has_baseline and attention_type else [])
     (ours, *others), read_back = demo.translate_and_read_back(sentence, names, beam)
     base = (others[0] if others else ours) if demo.has_baseline else None
-    logger.info("translated %d characters in %.2f s", len(sentence), time.perf_counter() - started)
+    logger.info("translated %d characters in %.1f ms", len(sentence), 1000 * (time.perf_counter() - started))
     if ours.truncated:
         notices.append(text.INPUT_TRUNCATED.format(pieces=len(ours.source_pieces) - 1))
     unknown = sum(piece == UNK for piece in ours.source_pieces)
@@ -247,7 +248,7 @@ def translate_view(
         source_pieces=ours.source_pieces,
         candidates=ours.candidates,
         baseline=base.candidates[0] if base and base.candidates else None,
-        twin_attention=read_back if attention_type else [],
+        twin_attention={0: read_back} if attention_type else {},
     )
     view = TranslateView(
         notice=" ".join(notices) or text.TRANSLATED_WITH.format(search=text.search_name(beam)),
@@ -295,9 +296,10 @@ def agreed_cells(shown: Shown, rank: int, merge: bool) -> list[tuple[int, int]]:
     This model links each output word to the source word it attends to most; the other direction's model, reading
     the translation and made to produce the input (:meth:`AttentionDemo.twin_attention`), links each source word to
     the output word it attends to most. A cell is ringed when both make its link (the intersection of the two
-    directions, as word aligners start their symmetrisation; ``</s>`` never counts). Empty without the other direction.
+    directions, as word aligners start their symmetrisation; ``</s>`` never counts). Empty without the other direction,
+    or before it has read this candidate (:func:`read_back`).
     """
-    twin = shown.twin_attention[rank] if rank < len(shown.twin_attention) else None
+    twin = shown.twin_attention.get(rank)
     if twin is None:
         return []
     candidate = shown.candidates[rank]
@@ -306,6 +308,19 @@ def agreed_cells(shown: Shown, rank: int, merge: bool) -> list[tuple[int, int]]:
     this_way = sentence_links(forward, shown.source_pieces, output, merge).links  # (source, output)
     other_way = sentence_links(twin, [*output, EOS], shown.source_pieces[:-1], merge).links  # (output, source)
     return sorted((i, j) for j, i in agreed_links(this_way, other_way))
+
+
+def read_back(demo: AttentionDemo, shown: Shown | None, hypothesis: Any) -> Shown | None:
+    """``shown`` with the other direction's reading of candidate ``hypothesis`` (the rings of its heatmap), read the
+    first time that candidate is shown: a translation reads back only the best one, as most visitors look at no
+    other. A new :class:`Shown`; ``shown`` itself is unchanged."""
+    if shown is None or shown.attention_type is None or demo.twin is None or not shown.candidates:
+        return shown
+    rank = index(hypothesis, len(shown.candidates))
+    if rank in shown.twin_attention:
+        return shown
+    found = demo.twin_attention(shown.attention_type, shown.source_ids, [shown.candidates[rank]])[0]
+    return dataclasses.replace(shown, twin_attention={**shown.twin_attention, rank: found})
 
 
 def hypothesis_view(shown: Shown | None, hypothesis: Any, merge: bool, word: Any = 0) -> HypothesisView:
@@ -401,6 +416,12 @@ def wire(tab: TranslateTab, demo: AttentionDemo, shared: Shared) -> None:
         return {tab.source: sentence, **translate(sentence, attention_type, beam, merge)}
 
     def show_hypothesis(shown: Shown | None, hypothesis: int, merge: bool) -> dict:
+        """Another hypothesis: the other direction reads it first if it has not yet (a model runs)."""
+        shown = read_back(demo, shown, hypothesis)
+        return {**present_hypothesis(tab, hypothesis_view(shown, hypothesis, merge, 0)), tab.shown: shown}
+
+    def redraw(shown: Shown | None, hypothesis: int, merge: bool) -> dict:
+        """Words instead of subwords, or back: the same hypothesis, no model."""
         return present_hypothesis(tab, hypothesis_view(shown, hypothesis, merge, 0))
 
     def inspect_word(shown: Shown | None, hypothesis: int, merge: bool, event: gr.SelectData) -> dict:
@@ -424,10 +445,14 @@ def wire(tab: TranslateTab, demo: AttentionDemo, shared: Shared) -> None:
         **PRIVATE_MODEL_EVENT,
     )  # fmt: skip
     # Another hypothesis, or words instead of subwords: a new heatmap, starting again from the first output word.
-    run_hypothesis = guarded(show_hypothesis, tab.focus, text.DOING_HEATMAP)
     hypothesis_inputs = [tab.shown, tab.hypothesis, tab.merge]
-    tab.hypothesis.input(run_hypothesis, hypothesis_inputs, hypothesis_outputs, **PRIVATE_CHEAP_EVENT)
-    tab.merge.input(run_hypothesis, hypothesis_inputs, hypothesis_outputs, **PRIVATE_CHEAP_EVENT)
+    tab.hypothesis.input(
+        guarded(show_hypothesis, tab.focus, text.DOING_HEATMAP), hypothesis_inputs, [*hypothesis_outputs, tab.shown],
+        **PRIVATE_MODEL_EVENT,
+    )  # fmt: skip
+    tab.merge.input(
+        guarded(redraw, tab.focus, text.DOING_HEATMAP), hypothesis_inputs, hypothesis_outputs, **PRIVATE_CHEAP_EVENT
+    )
     run_inspect = guarded(inspect_word, tab.focus, text.DOING_HEATMAP)
     tab.heatmap.select(run_inspect, hypothesis_inputs, hypothesis_outputs, **PRIVATE_CHEAP_EVENT)
     tab.output_words.select(run_inspect, hypothesis_inputs, hypothesis_outputs, **PRIVATE_CHEAP_EVENT)
