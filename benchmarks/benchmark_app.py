@@ -62,6 +62,7 @@ from gradio_client import Client
 
 from attention_demo.model import BASELINE
 from attention_demo.ui import serving
+from attention_demo.ui.demo import AttentionDemo
 from attention_demo.ui.tabs import translate as translate_tab
 
 
@@ -81,27 +82,32 @@ IDLE_S = 0.2  # a pause before a request, as between a visitor's clicks: idle co
 
 def breakdown(folder: str | None, attention_type: str, sentences: Iterator[str], repeats: int) -> dict[str, float]:
     """Median ms of each part of one translate request, measured in this process on the served app's models (both
-    directions, the fast search copies), each repetition on a new sentence (rows in parentheses are for comparison
-    only and are not part of the request)."""
-    demo, _ = serving.load_demos(folder)
+    directions, the fast search copies). Every row runs the same ``repeats`` new sentences on a fresh
+    :class:`AttentionDemo` (an empty cache), so rows can be subtracted (rows in parentheses are for comparison only
+    and are not part of the request)."""
+    first, _ = serving.load_demos(folder)
     serving.tune_for_serving()  # the same threads and garbage-collector settings as the served app
     names = [attention_type, BASELINE]
+    texts = [next(sentences) for _ in range(repeats + 1)]  # one more for the warm-up call
 
-    def median_ms(fn: Callable[[str], object]) -> float:
-        return percentile(timed(lambda: fn(next(sentences)), repeats), 50)
+    def median_ms(fn: Callable[[AttentionDemo, str], object]) -> float:
+        demo, todo = AttentionDemo(first.translator, first.notice, first.twin), iter(texts)
+        return percentile(timed(lambda: fn(demo, next(todo)), repeats), 50)
 
-    model = median_ms(lambda sentence: demo.translate_and_read_back(sentence, names, 5))
-    after_idle = median_ms(lambda sentence: (time.sleep(IDLE_S), demo.translate_and_read_back(sentence, names, 5)))
+    model = median_ms(lambda demo, sentence: demo.translate_and_read_back(sentence, names, 5))
+    after_idle = median_ms(
+        lambda demo, sentence: (time.sleep(IDLE_S), demo.translate_and_read_back(sentence, names, 5))
+    )
     with torch.inference_mode():
-        one_by_one = median_ms(lambda sentence: [demo.translator.translate([sentence], name, 5) for name in names])
-    translate_total = median_ms(lambda sentence: translate_tab.translate_view(demo, sentence, attention_type, 5))
-    heatmap = translate_tab.translate_view(demo, SENTENCE_15_WORDS, attention_type, 5).view.heatmap
+        one_by_one = median_ms(lambda demo, sentence: [demo.translator.translate([sentence], n, 5) for n in names])
+    total = median_ms(lambda demo, sentence: translate_tab.translate_view(demo, sentence, attention_type, 5))
+    heatmap = translate_tab.translate_view(first, SENTENCE_15_WORDS, attention_type, 5).view.heatmap
     as_json = percentile(timed(lambda: json.dumps(heatmap.to_json()), repeats), 50)
     return {
         "model: attention + baseline beam search side by side, then the other direction reads the translation": model,
         "(for comparison: the two searches one after the other)": one_by_one,
         f"(the first row after {IDLE_S:.1f} s idle each time, the pause not counted)": after_idle - IDLE_S * 1000,
-        "rest of translate_view (beam table, highlight, rings, heatmap data)": max(0.0, translate_total - model),
+        "rest of translate_view (beam table, highlight, rings, heatmap data)": max(0.0, total - model),
         f"the heatmap as JSON ({len(json.dumps(heatmap.to_json())):,} bytes)": as_json,
     }
 

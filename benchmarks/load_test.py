@@ -46,7 +46,7 @@ from app_server import (
     translate_request,
     wait_for_first_answer,
 )
-from benchmark_app import start_noop, wait_for_noop
+from benchmark_app import start_noop, timed, wait_for_noop
 from gradio_client import Client
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}  # never load-test someone else's server
@@ -137,6 +137,10 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="an app that is already running (default: start one)")
     parser.add_argument("--model", default=None, help="model folder for the app it starts (default: bundled)")
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds each loaded run may take")
+    parser.add_argument(
+        "--waits", type=float, nargs="*", default=[0, 20, 35, 50, 65],
+        help="server times (ms) of the no-op app's /wait endpoint, to show gradio_client's latency steps",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.url and urlparse(args.url).hostname not in LOCAL_HOSTS:
         parser.error(f"{args.url} is not on this machine: the load test only runs against localhost.")
@@ -181,6 +185,9 @@ def main() -> None:
                     started = time.perf_counter()
                     call(who, text)
                     alone[name].append(time.perf_counter() - started)
+        steps = {}  # gradio_client's latency when the server takes ``ms``
+        for ms in args.waits:
+            steps[ms] = percentile(timed(lambda ms=ms: noop_client.predict("x", ms, api_name="/wait"), 20), 50)
         load = {"noop": run_loaded(client_for(noop_url), noop, loaded_texts, args.users, args.requests,
                                    args.deadline, noop_process.pid)}  # fmt: skip
         app_pid = process.pid if process is not None else None
@@ -226,6 +233,12 @@ def main() -> None:
                   f"({load[name].app_cpu / load[name].wall:.2f} cores) | | | |")  # fmt: skip
     if process is not None:
         print(f"| peak memory of the app under load (PSS) | {memory.peak:,.0f} MB | | | ≤ 1,500 MB |")
+    if steps:
+        print("\n| the no-op app's /wait endpoint: the server's time | " + " | ".join(f"{ms:.0f} ms" for ms in steps)
+              + " |\n|---|" + "---|" * len(steps))  # fmt: skip
+        print(
+            "| p50 through gradio_client (20 calls each) | " + " | ".join(f"{v:.0f} ms" for v in steps.values()) + " |"
+        )
     print(f"\n# load average {os.getloadavg()[0]:.2f} at the end")
     met = all(ratios[k] <= TARGETS[k] if k != "throughput" else ratios[k] >= TARGETS[k] for k in TARGETS) and not (
         load["app"].errors or load["noop"].errors
