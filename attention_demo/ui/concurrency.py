@@ -2,10 +2,10 @@
 
 Gradio limits each event listener on its own (``concurrency_limit``) unless listeners share a ``concurrency_id``:
 then the group as a whole runs at most its limit at once. Every event that runs a model (translate, the examples,
-random, compare, evidence, surgery, the step view, the aligner view) joins :data:`MODEL_GROUP`, so
-:data:`CONCURRENCY_LIMIT` bounds the model runs of the whole server, whatever the visitors click. Events that run no
-model (opening the page, clicking a word, choosing a hypothesis, the epoch slider) are unlimited and never wait
-behind them.
+random, compare, evidence, surgery, the step view, the aligner view, the hypothesis picker, which may have the other
+direction read a hypothesis) joins :data:`MODEL_GROUP`, so :data:`CONCURRENCY_LIMIT` bounds the model runs of the
+whole server, whatever the visitors click. Events that run no model (opening the page, clicking a word, words instead
+of subwords, the epoch slider) are unlimited and never wait behind them.
 
 No request changes state another request can see: models are only read (eval mode, no hooks; attribution takes the
 source embeddings as an input, ``attention_demo.evidence``), ``torch.inference_mode`` and ``torch.enable_grad`` are
