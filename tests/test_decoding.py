@@ -336,3 +336,29 @@ def test_length_cap_is_per_sentence_not_per_batch(tiny_model: Callable[..., Seq2
     assert len(alone.tokens) == 2 * len(short) + 10
     assert together.tokens == alone.tokens
     assert together.score == pytest.approx(alone.score, abs=1e-5)
+
+
+@pytest.mark.parametrize("step", ["scripted", "eager"])
+def test_one_beam_step_by_hand(step: str) -> None:
+    """One sentence, two beams, six words. Beam 0 has finished (score -1.0), beam 1 has not (score -2.0): the finished
+    beam continues only with padding at no cost, the other with its best words (never padding or <s>), and the two
+    best totals win, each new beam with its parent's tokens, log-probabilities and attention one step longer."""
+    from attention_demo.decoding import BEAM_STEP, beam_step
+
+    run = BEAM_STEP if step == "scripted" else beam_step
+    logp = torch.log(torch.tensor([0.30, 0.05, 0.30, 0.05, 0.20, 0.10]))  # ids 0 <pad> and 2 <s> are never chosen
+    logits = torch.stack([torch.zeros(6), logp]).unsqueeze(1)  # (2 beams, 1, vocab); beam 0's row is ignored
+    scores, finished = torch.tensor([[-1.0, -2.0]]), torch.tensor([True, False])
+    tokens, logprobs = torch.tensor([[5, EOS_ID], [5, 4]]), torch.tensor([[-0.5, -0.5], [-1.0, -1.0]])
+    attention = torch.tensor([[[0.9, 0.1], [0.8, 0.2]], [[0.3, 0.7], [0.4, 0.6]]])  # (2 beams, 2 steps, 2 source)
+    step_attention = torch.tensor([[[0.5, 0.5]], [[0.25, 0.75]]])
+    new_scores, parent, chosen, new_tokens, new_logprobs, new_attention, new_finished = run(
+        logits, step_attention, scores, finished, tokens, logprobs, attention
+    )
+    # Candidates: beam 0 + <pad> = -1.0; beam 1 + word 4 = -2.0 + log 0.2, + word 5 = -2.0 + log 0.1, + </s> ...
+    torch.testing.assert_close(new_scores, torch.tensor([[-1.0, -2.0]]) + torch.tensor([[0.0, logp[4]]]))
+    assert parent.tolist() == [0, 1] and chosen.tolist() == [PAD_ID, 4]
+    assert new_tokens.tolist() == [[5, EOS_ID, PAD_ID], [5, 4, 4]]
+    torch.testing.assert_close(new_logprobs, torch.tensor([[-0.5, -0.5, 0.0], [-1.0, -1.0, logp[4]]]))
+    assert torch.equal(new_attention, torch.cat([attention, step_attention], dim=1))
+    assert new_finished.tolist() == [True, False]
