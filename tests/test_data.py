@@ -242,3 +242,23 @@ def test_parallel_corpus_take_cuts_both_sides() -> None:
     corpus = ParallelCorpus(["a", "b", "c"], ["x", "y", "z"])
     assert (corpus.take(2).source, corpus.take(2).target) == (["a", "b"], ["x", "y"])
     assert len(corpus.take(2)) == 2 and len(corpus.take(None)) == 3 and corpus.take(None).target == ["x", "y", "z"]
+
+
+@pytest.mark.parametrize("kind", ["Translation feature", "nested columns"])
+def test_the_languages_of_a_nested_split_come_from_its_features(kind: str) -> None:
+    """A nested ("translation") split names its languages in its features: a ``datasets.Translation`` feature by its
+    ``languages``, a nested dict of columns by its keys. Checked on empty splits, where no first row could tell."""
+    import datasets
+
+    from attention_demo.data import _language_columns
+
+    if kind == "Translation feature":
+        features = datasets.Features({"translation": datasets.Translation(languages=["de", "en", "fr"])})
+    else:
+        features = datasets.Features({"translation": {"de": datasets.Value("string"), "cs": datasets.Value("string")}})
+    empty = datasets.Dataset.from_dict({"translation": []}, features=features)
+    expected = ["de", "en", "fr"] if kind == "Translation feature" else ["cs", "de"]
+    layout, languages = _language_columns(empty)
+    assert layout == "nested" and sorted(languages) == expected
+    flat = datasets.Dataset.from_dict({"de": ["Ein Hund ."], "en": ["A dog ."]})
+    assert _language_columns(flat) == ("flat", ["de", "en"])
