@@ -295,3 +295,18 @@ def test_positions_give_each_row_its_own_step_of_the_full_output(
     if attention_type is not None:
         torch.testing.assert_close(cut.attention[:, 0], full.attention[rows, positions])
         torch.testing.assert_close(cut.scores[:, 0], full.scores[rows, positions])
+
+
+@pytest.mark.parametrize("design", ["luong", "bahdanau"])
+def test_logits_false_skips_only_the_output_layer(tiny_model: Callable[..., Seq2Seq], design: str) -> None:
+    """``logits=False`` (what reading attention back uses): no logits, and the same attention, scores and state."""
+    model = tiny_model("general", seed=2, context_gate=True, **DESIGNS[design])
+    src, mask = pad(random_sources([5, 3]))
+    tgt_in = torch.tensor([[BOS_ID, 6, 7, 8], [BOS_ID, 9, 10, 11]])
+    with torch.no_grad():
+        memory = model.encode(src, mask)
+        full, lean = model.decode(tgt_in, memory), model.decode(tgt_in, memory, logits=False)
+    assert full.logits is not None and lean.logits is None
+    for name in ("attention", "scores", "gate"):
+        assert torch.equal(getattr(full, name), getattr(lean, name)), name
+    assert torch.equal(full.hidden.rnn, lean.hidden.rnn)
