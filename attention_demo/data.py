@@ -56,12 +56,9 @@ def _language_columns(split: datasets.Dataset) -> tuple[str, list[str]]:
     """Return the layout ('flat' or 'nested') and the language codes a split offers."""
     features = split.features
     if "translation" in features:
-        inner = features["translation"]
-        languages = list(getattr(inner, "languages", None) or getattr(inner, "keys", lambda: [])())
-        if not languages and len(split):
-            languages = list(split[0]["translation"].keys())
-        return "nested", languages
-    return "flat", [name for name in features if name != "translation"]
+        inner = features["translation"]  # a datasets.Translation feature, or a dict of columns (from JSON)
+        return "nested", list(inner.languages if hasattr(inner, "languages") else inner)
+    return "flat", list(features)
 
 
 def dataset_source(dataset_name: str) -> Path | str:
