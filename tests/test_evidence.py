@@ -467,6 +467,7 @@ def test_per_step_agreement_compares_row_t_with_row_t() -> None:
 def test_as_distribution_clips_and_normalises() -> None:
     np.testing.assert_allclose(evidence.as_distribution([-1.0, 1.0, 3.0]), [0.0, 0.25, 0.75])
     np.testing.assert_allclose(evidence.as_distribution([-1.0, 0.0, -2.0, 0.0]), [0.25] * 4)
+    np.testing.assert_allclose(evidence.as_distribution([-3.0]), [1.0])  # one position: all the mass
 
 
 # --- attention surgery ----------------------------------------------------------------------------------------------
