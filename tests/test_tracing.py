@@ -38,6 +38,18 @@ DESIGNS = [
 IDS = [f"{t or 'baseline'}-{'-'.join(o) or 'plain'}" for t, o in DESIGNS]
 
 
+class Counted(torch.nn.Module):
+    """A traced step that counts its calls."""
+
+    def __init__(self, graph: torch.nn.Module) -> None:
+        super().__init__()
+        self.graph, self.calls = graph, 0
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        self.calls += 1
+        return self.graph(*inputs)
+
+
 def same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
 
@@ -50,6 +62,7 @@ def test_the_traced_step_is_bit_identical_to_the_eager_one(
     model = tiny_model(attention_type, **options)
     traced = tracing.traced_search(model)
     assert isinstance(traced, tracing.TracedSearch) and traced.model is model
+    traced.step = Counted(traced.step)  # the steps below must run the graph, not fall back to the eager model
     for lengths, beam in (([4], 1), ([7, 2, 5], 3), ([12], 5)):
         src, mask = pad(random_sources(lengths, seed=len(lengths)))
         with torch.inference_mode():
@@ -64,6 +77,7 @@ def test_the_traced_step_is_bit_identical_to_the_eager_one(
                 assert torch.equal(eager.hidden.rnn, fast.hidden.rnn) and same(eager.hidden.feed, fast.hidden.feed)
                 eager_state, traced_state = eager.hidden, fast.hidden
                 prev = eager.logits[:, 0].argmax(-1, keepdim=True)
+    assert traced.step.calls == 3 * 4
 
 
 @pytest.mark.parametrize(("attention_type", "options"), DESIGNS[:5], ids=IDS[:5])
