@@ -33,7 +33,7 @@ from torch import nn
 from attention_demo.attention import AttentionKeys
 from attention_demo.data import pad
 from attention_demo.decoder import DecoderOutput, DecoderState, EncoderMemory
-from attention_demo.model import ModelConfig, Seq2Seq
+from attention_demo.model import Seq2Seq
 from attention_demo.tokenizer import BOS_ID
 
 logger = logging.getLogger(__name__)
@@ -99,10 +99,6 @@ class TracedSearch(nn.Module):
         self.step = step
 
     @property
-    def config(self) -> ModelConfig:
-        return self.model.config
-
-    @property
     def has_attention(self) -> bool:
         return self.model.has_attention
 
@@ -124,9 +120,6 @@ class TracedSearch(nn.Module):
             return self.model.decode(tgt_in, memory, hidden, weights_override, positions, logits)
         state = self.model.decoder.initial_state(memory) if hidden is None else hidden
         return _step_output(self.step(*_step_inputs(tgt_in, memory, state)))
-
-    def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor) -> DecoderOutput:
-        return self.model(src, src_mask, tgt_in)
 
 
 def _example(model: Seq2Seq, sources: list[list[int]], beam: int) -> tuple[torch.Tensor, ...]:
