@@ -89,8 +89,8 @@ class AdditiveScore(nn.Module):
         begins with a large ``W_k h`` that saturates ``tanh`` and scores high whatever the query (the README's
         suspected cause of the additive model's ``</s>`` sink). PyTorch's default draws ``U(-1/sqrt(d), 1/sqrt(d))``.
         """
-        nn.init.normal_(self.W_q.weight, mean=0.0, std=0.001)
-        nn.init.normal_(self.W_k.weight, mean=0.0, std=0.001)
+        nn.init.normal_(self.W_q.weight, std=0.001)  # mean 0
+        nn.init.normal_(self.W_k.weight, std=0.001)
         nn.init.zeros_(self.v_a.weight)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 from conftest import ALL_ATTENTION_TYPES, random_sources, reference_beam, reference_greedy, teacher_forced
 from test_decoder import DESIGNS
 
+from attention_demo import decoding
 from attention_demo.data import MAX_TARGET_TOKENS, decoder_input, pad
 from attention_demo.decoding import Hypothesis, beam_search, greedy_search, output_caps, translate_ids
 from attention_demo.model import Seq2Seq
@@ -321,6 +322,19 @@ def test_translate_ids_keeps_input_order(eos_biased_model: Callable[..., Seq2Seq
         assert len(hyps) == beam_size
         assert [h.tokens for h in hyps] == [h.tokens for h in expected]
         assert hyps[0].attention.shape[1] == len(source)
+
+
+@pytest.mark.parametrize(("search", "beam_size"), [("greedy_search", 1), ("beam_search", 3)])
+def test_translate_ids_fails_loudly_when_a_search_loses_a_sentence(
+    eos_biased_model: Callable[..., Seq2Seq], monkeypatch: pytest.MonkeyPatch, search: str, beam_size: int
+) -> None:
+    """Results are matched to their sentences one to one: a search that returned a result too few (a bug) raises,
+    instead of leaving a sentence without a translation."""
+    model = eos_biased_model("general", seed=5)
+    real = getattr(decoding, search)
+    monkeypatch.setattr(decoding, search, lambda *args, **kwargs: real(*args, **kwargs)[:-1])
+    with pytest.raises(ValueError, match="zip"):
+        translate_ids(model, random_sources([4, 5], seed=0), beam_size=beam_size)
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])

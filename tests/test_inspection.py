@@ -77,6 +77,17 @@ def test_source_highlight_per_piece_and_per_word() -> None:
     assert merged == [("Ein", 0.5), (" Fahrrad", 0.25), (" .", 0.125), (" </s>", 0.125)]
 
 
+@pytest.mark.parametrize("merged", [False, True])
+@pytest.mark.parametrize("extra", [-1, 1])
+def test_source_highlight_refuses_weights_that_do_not_match_the_spans(merged: bool, extra: int) -> None:
+    """One weight per piece (per word when merged): a row of another length is an error, never a highlight cut
+    short or a weight silently dropped."""
+    pieces = ["▁Ein", "▁Fahr", "rad", "</s>"]
+    spans = 3 if merged else 4
+    with pytest.raises(ValueError, match="zip"):
+        source_highlight(pieces, [0.25] * (spans + extra), merged=merged)
+
+
 # --- one decoder step taken apart ----------------------------------------------------------------------------------
 
 
