@@ -49,7 +49,7 @@ class ParallelCorpus:
 
     def take(self, n: int | None) -> ParallelCorpus:
         """The first ``n`` pairs (all when ``n`` is None)."""
-        return self if n is None else ParallelCorpus(self.source[:n], self.target[:n])
+        return ParallelCorpus(self.source[:n], self.target[:n])
 
 
 def _language_columns(split: datasets.Dataset) -> tuple[str, list[str]]:

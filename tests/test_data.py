@@ -160,6 +160,13 @@ def test_tokenized_pairs_end_with_eos(tokenizer: Tokenizer) -> None:
     assert pairs.lengths() == [max(len(s), len(t) + 1) for s, t in (pairs[0], pairs[1])]
 
 
+def test_lengths_refuses_sides_of_different_lengths(tokenizer: Tokenizer) -> None:
+    """Sides of different lengths have no pairing: lengths() raises instead of bucketing only the pairs that zip."""
+    pairs = TokenizedPairs(ParallelCorpus(["a dog .", "a cat ."], ["a cat ."]), tokenizer, tokenizer)
+    with pytest.raises(ValueError, match="zip"):
+        pairs.lengths()
+
+
 def test_sources_and_targets_are_cut_to_their_maximum_length(tokenizer: Tokenizer) -> None:
     """The truncation rule: a source keeps its first MAX_SOURCE_TOKENS - 1 subwords then </s> and reports how many
     were cut; a target keeps MAX_TARGET_TOKENS - 2, so that <s> y </s> fits MAX_TARGET_TOKENS."""

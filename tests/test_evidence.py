@@ -7,6 +7,8 @@ any implementation of the same definitions.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -17,11 +19,13 @@ import torch
 from conftest import ALL_ATTENTION_TYPES, random_sources, reference_greedy, teacher_forced
 
 from attention_demo import evidence
-from attention_demo.decoding import greedy_search
+from attention_demo.data import load_parallel_data
+from attention_demo.decoding import greedy_search, translate_ids
 from attention_demo.evidence import attribution_methods
 from attention_demo.model import Seq2Seq
 from attention_demo.model_repo import METRICS_FILE, read_json, write_json_atomic
 from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from attention_demo.translate import Translator
 
 KEY_TOKEN = 7  # the only source token with a non-zero embedding in one_position_model
 MODEL_TYPES = [*ALL_ATTENTION_TYPES, None]
@@ -864,6 +868,34 @@ def test_corpus_command_writes_evidence_into_metrics(
     assert "4 gausslegendre steps" in found["method"]["integrated_gradients"]
 
 
+def test_corpus_evidence_is_evaluate_model_on_the_greedy_translations(
+    random_model_folder: Path,
+    tiny_dataset: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """evaluate_folder as a library call (the test split by default, no progress bars) stores for each model what
+    evaluate_model gives on the split's greedy translations, with the Integrated Gradients steps asked for, and logs
+    each model's time."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    caplog.set_level(logging.INFO, logger=evidence.corpus.__name__)
+    evidence.evaluate_folder(random_model_folder, str(tiny_dataset), 4, names=["additive"], n_steps=3, progress=False)
+    stored = read_json(random_model_folder / METRICS_FILE)["evidence"]
+    assert (stored["split"], stored["ig_steps"]) == ("test", 3)
+    assert "additive" not in capsys.readouterr().err  # no progress bar
+    translator = Translator(random_model_folder, ["additive"])
+    test = load_parallel_data(str(tiny_dataset), "de", "en", ("test",))["test"].take(4)
+    sources = [translator.source_ids(text)[0] for text in test.source]
+    model = translator.models["additive"]
+    greedy = [hyps[0] for hyps in translate_ids(model, sources, beam_size=1)]
+    expected = json.loads(json.dumps(evidence.evaluate_model(model, sources, greedy, n_steps=3)))
+    seconds = stored["models"]["additive"].pop("seconds")
+    assert stored["models"]["additive"] == expected
+    assert f"evidence for additive: {seconds:.1f} s" in caplog.messages
+
+
 # Every argument is checked where it is parsed (exit 2, one line naming the flag). Values at the limits are accepted:
 # the command then fails only because the model folder does not exist (exit 1), before any model is loaded.
 BAD_ARGUMENTS = [
@@ -915,7 +947,9 @@ def test_corpus_command_reports_expected_failures_in_one_line(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     base = ["--model", str(random_model_folder), "--dataset_name", str(tiny_dataset)]
-    for extra, message in ((["--split", "nosuch"], "no 'nosuch' split"), (["--names", "nosuch"], "nosuch")):
+    # A config name goes to datasets, which finds none of that name in a local folder:
+    config = (["--dataset_config_name", "nosuch"], "nosuch")
+    for extra, message in ((["--split", "nosuch"], "no 'nosuch' split"), (["--names", "nosuch"], "nosuch"), config):
         assert evidence.main(base + extra) == 1
         error = capsys.readouterr().err
         errors = [line for line in error.splitlines() if line.startswith("error: ")]

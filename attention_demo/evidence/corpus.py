@@ -54,6 +54,14 @@ JSD_BINS = np.linspace(0.0, 1.0, 21)
 # raw) and the completeness of Integrated Gradients.
 DISTANCE_METHOD = "gradient_x_input"
 COMPLETENESS_METHOD = "integrated_gradients"
+# How the corpus measures are computed, stored beside the attribution methods' own descriptions.
+MEASURE_DESCRIPTIONS = {
+    "agreement": "per output step: Kendall tau-b, top-1 match, Jensen-Shannon divergence (bits; rows clipped at 0 "
+    "and normalised)",
+    "completeness": "|sum of a row's Integrated Gradients - (f(x) - f(baseline))| / |f(x) - f(baseline)|, f = the "
+    "output token's log-probability; the numerator is captum's convergence delta",
+    "distance": "|i - t| between source piece i and output position t, in subword positions",
+}
 
 
 def _summary(values: list[float], bins: np.ndarray | None) -> dict:
@@ -221,7 +229,7 @@ def evaluate_folder(
 
     started = time.perf_counter()
     translator = Translator(folder, list(names) if names else None)
-    split_key = "validation" if split in ("val", "validation") else split
+    split_key = "validation" if split == "val" else split
     corpus = load_parallel_data(
         dataset_name, translator.source_lang, translator.target_lang, (split_key,), dataset_config_name
     )[split_key].take(max_samples)
@@ -234,11 +242,7 @@ def evaluate_folder(
         "method": {
             "library": f"captum {captum.__version__}",
             **{method.key: method.description.format(n_steps=n_steps) for method in ATTRIBUTION_METHODS.values()},
-            "agreement": "per output step: Kendall tau-b, top-1 match, Jensen-Shannon divergence (bits; rows "
-            "clipped at 0 and normalised)",
-            "completeness": "|sum of a row's Integrated Gradients - (f(x) - f(baseline))| / |f(x) - f(baseline)|, "
-            "f = the output token's log-probability; the numerator is captum's convergence delta",
-            "distance": "|i - t| between source piece i and output position t, in subword positions",
+            **MEASURE_DESCRIPTIONS,
             "coverage_flags": {"dropped_below": DROPPED_BELOW, "repeated_above": REPEATED_ABOVE},
         },
         "ig_steps": n_steps,
