@@ -922,6 +922,16 @@ LIMITS = [
 ]
 
 
+def test_corpus_command_help_says_how_to_run_it_and_what_it_does(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        evidence.main(["--help"])
+    assert exit_info.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse's lines unwrapped
+    assert shown.startswith(f"usage: python -m {evidence.__name__} ")  # the package that runs it (__main__.py)
+    assert "Compute the corpus evidence numbers and store them in metrics.json." in shown
+    assert "the first N sentences of the split (default: all)" in shown and "models (default: all)" in shown
+
+
 @pytest.mark.parametrize("extra", BAD_ARGUMENTS, ids=lambda a: " ".join(a) or "missing")
 def test_corpus_command_refuses_bad_arguments(extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     argv = ["--model", str(tmp_path / "none")] + (
