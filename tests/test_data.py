@@ -19,6 +19,7 @@ from attention_demo.data import (
     ParallelCorpus,
     TokenizedPairs,
     collate,
+    dataset_source,
     decoder_input,
     encode_source,
     load_parallel_data,
@@ -26,6 +27,7 @@ from attention_demo.data import (
     source_ids,
     target_ids,
 )
+from attention_demo.hub import HubUnreachableError
 from attention_demo.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode, train_tokenizer
 
 
@@ -242,6 +244,26 @@ def test_missing_split_names_available_splits(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"no 'validation' split; it has: (train, test|test, train)\."):
         load_parallel_data(str(folder), "de", "en")
     assert isinstance(DatasetError("x"), ValueError)
+
+
+@pytest.mark.usefixtures("offline_datasets")
+def test_dataset_source_says_what_is_missing_and_what_to_do(tmp_path: Path) -> None:
+    """A folder is returned as a path; a folder that does not exist is named as a dataset folder; a Hub id while the
+    Hub is unreachable says that the dataset cannot be downloaded and to pass a local folder instead."""
+    assert dataset_source(str(tmp_path)) == tmp_path
+    with pytest.raises(FileNotFoundError, match="The dataset folder .* does not exist"):
+        dataset_source(str(tmp_path / "missing"))
+    expected = "dataset 'someone/data' cannot be downloaded; pass a local folder to --dataset_name instead"
+    with pytest.raises(HubUnreachableError, match=expected):
+        dataset_source("someone/data")
+
+
+@pytest.mark.usefixtures("offline_datasets")
+def test_a_config_name_is_passed_on_to_datasets(tmp_path: Path) -> None:
+    """A local folder has no configuration of that name: datasets refuses it, and the error names it."""
+    folder = _write_jsonl(tmp_path / "data", nested=False)
+    with pytest.raises(DatasetError, match="nosuch"):
+        load_parallel_data(str(folder), "de", "en", dataset_config_name="nosuch")
 
 
 def test_parallel_corpus_take_cuts_both_sides() -> None:
