@@ -930,6 +930,9 @@ def test_corpus_command_help_says_how_to_run_it_and_what_it_does(capsys: pytest.
     assert shown.startswith(f"usage: python -m {evidence.__name__} ")  # the package that runs it (__main__.py)
     assert "Compute the corpus evidence numbers and store them in metrics.json." in shown
     assert "the first N sentences of the split (default: all)" in shown and "models (default: all)" in shown
+    assert "--split SPLIT train, validation (or val) or test" in shown
+    assert f"points (default {evidence.IG_STEPS}); an integer from 1 to 1000" in shown
+    assert "one worker process each (2 on 2 cores); an integer from 1 to 64" in shown
 
 
 @pytest.mark.parametrize("extra", BAD_ARGUMENTS, ids=lambda a: " ".join(a) or "missing")
@@ -959,7 +962,10 @@ def test_corpus_command_reports_expected_failures_in_one_line(
     base = ["--model", str(random_model_folder), "--dataset_name", str(tiny_dataset)]
     # A config name goes to datasets, which finds none of that name in a local folder:
     config = (["--dataset_config_name", "nosuch"], "nosuch")
-    for extra, message in ((["--split", "nosuch"], "no 'nosuch' split"), (["--names", "nosuch"], "nosuch"), config):
+    hub_id = (["--model", "someone/models"], "the evidence (metrics.json) is written into the model folder")
+    for extra, message in (
+        (["--split", "nosuch"], "no 'nosuch' split"), (["--names", "nosuch"], "nosuch"), config, hub_id
+    ):  # fmt: skip
         assert evidence.main(base + extra) == 1
         error = capsys.readouterr().err
         errors = [line for line in error.splitlines() if line.startswith("error: ")]
