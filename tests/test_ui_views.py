@@ -94,12 +94,22 @@ def test_heatmap_json_carries_numbers_and_labels_as_plain_types() -> None:
     assert value["selected"] == 1 and value["markers"] == [[0, 1]] and value["vmax"] == 1.0
     assert value["row_axis"] == text.OUTPUT_AXIS and value["column_axis"] == text.SOURCE_AXIS
     assert heatmap.HeatmapData.message_only("nothing").to_json() == {"title": "", "message": "nothing"}
+    labelled = heatmap.HeatmapData(matrix, ["A", "B"], ["C", "D"], title="t", marker_label="links", value_label="w")
+    value = labelled.to_json()
+    assert (value["title"], value["marker_label"], value["value_label"]) == ("t", "links", "w")
+    assert value["matrix"][1] == [0.333333, 0.666667]  # rounded to 6 decimals: a small payload
+
+
+def test_a_message_only_heatmap_is_empty_and_shows_its_title() -> None:
+    data = heatmap.HeatmapData.message_only("nothing", title="t")
+    assert data.to_json() == {"title": "t", "message": "nothing"}
+    assert data.matrix.shape == (0, 0) and data.rows == [] and data.columns == []
 
 
 def test_labels_are_printable_and_bounded() -> None:
     assert heatmap.piece_labels(["▁Fahr", "rad", "\t", "</s>"]) == ["Fahr", "·rad", "·\\t", "</s>"]
-    long = heatmap.word_labels(["x" * 100])[0]
-    assert len(long) == heatmap.LABEL_CHARS and long.endswith("…")
+    for long in (heatmap.word_labels(["x" * 100])[0], heatmap.piece_labels(["▁" + "x" * 100])[0]):
+        assert len(long) == heatmap.LABEL_CHARS and long.endswith("…")
 
 
 def test_clean_input_replaces_surrogates_and_cuts_at_a_space() -> None:
@@ -110,6 +120,18 @@ def test_clean_input_replaces_surrogates_and_cuts_at_a_space() -> None:
     assert len(sentence) <= inputs.MAX_INPUT_CHARS and not sentence.endswith(" ") and sentence.endswith("Hund")
     assert notices == [text.INPUT_CUT.format(length=5000, kept=len(sentence))]
     assert inputs.clean_input(None) == ("", [])
+
+
+def test_clean_input_cuts_only_what_is_too_long_and_at_a_space_only_past_the_middle() -> None:
+    """Up to MAX_INPUT_CHARS nothing is cut. Beyond, the cut goes back to the last space if that keeps more than half
+    the allowed length, else it cuts through the word."""
+    limit = inputs.MAX_INPUT_CHARS
+    assert inputs.clean_input("x" * limit) == ("x" * limit, [])
+    for space_at in (10, limit // 2):  # cutting at that space would lose half the text or more: cut hard
+        sentence, _ = inputs.clean_input("a" * space_at + " " + "b" * limit)
+        assert sentence == ("a" * space_at + " " + "b" * limit)[:limit]
+    sentence, _ = inputs.clean_input("a" * (limit // 2 + 1) + " " + "b" * limit)
+    assert sentence == "a" * (limit // 2 + 1)
 
 
 @pytest.mark.parametrize(
@@ -128,5 +150,7 @@ def test_gallery_spreads_from_short_to_long_and_the_page_opens_on_a_test_sentenc
     examples = [{"source": "w " * n, "reference": "r" if n % 2 else None} for n in range(1, 31)]
     gallery = translate_tab.gallery_examples(examples, 4)
     assert [len(s.split()) for s in gallery] == [1, 11, 20, 30]
+    few = [{"source": source, "reference": None} for source in ("ccc ccc", "b", "aa aa aa")]
+    assert translate_tab.gallery_examples(few, 4) == ["b", "ccc ccc", "aa aa aa"]  # all of them, shortest first
     assert translate_tab.opening_example(examples, 12) in {"w " * 11, "w " * 13}  # odd lengths have references
     assert translate_tab.opening_example([{"source": "Ein Hund.", "reference": None}]) == "Ein Hund."
