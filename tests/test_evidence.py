@@ -709,8 +709,11 @@ def test_evaluate_model_aggregates_the_per_step_measures(tiny_model) -> None:
     for source in sources:
         tokens = greedy_tokens(model, source)[:4]
         hypotheses.append(_Hypothesis(tokens, teacher_forced(model, source, tokens)[1]))
-    # An empty hypothesis (first, so that the ones after it must still count) is skipped.
-    result = evidence.evaluate_model(model, [[5, 3], *sources], [_Hypothesis([], None), *hypotheses], max_distance=3)
+    # An empty hypothesis (first, so that the ones after it must still count) is skipped; one sentence per batch, so
+    # every batch's numbers must be collected.
+    result = evidence.evaluate_model(
+        model, [[5, 3], *sources], [_Hypothesis([], None), *hypotheses], max_distance=3, batch_size=1
+    )
 
     names = ("attention", "saliency", "integrated_gradients", "occlusion")
     compared = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]  # every pair, attention first
@@ -761,6 +764,35 @@ def test_evaluate_model_aggregates_the_per_step_measures(tiny_model) -> None:
     assert distance["pairs"] == counts.tolist()
     raw = [evidence.saliency(model, s, h.tokens, normalise=False) for s, h in zip(sources, hypotheses, strict=True)]
     np.testing.assert_allclose(distance["mean_grad_x_input"], evidence.gradient_by_distance(raw, 3)[0], rtol=1e-3)
+
+
+def test_completeness_summary_by_hand() -> None:
+    """Relative errors |delta| / |gap| = 0.1, 0.2, 0, 2 and 1/3 over two sentences; the share under the tolerance
+    counts strictly smaller errors; deltas are summarised by their absolute values; points count output steps."""
+    check = attribution_methods.Completeness
+    checks = [
+        check(np.array([0.1, -0.2]), np.array([1.0, -1.0]), np.array([16, 16])),
+        check(np.array([0.0, 0.5, -1 / 7]), np.array([2.0, 0.25, 3 / 7]), np.array([16, 32, 64])),
+    ]
+    errors = [0.1, 0.2, 0.0, 2.0, 1 / 3]
+    deltas = [0.1, 0.2, 0.0, 0.5, 1 / 7]
+    summary = evidence.corpus._completeness_summary(checks, tolerance=0.1)
+    sorted_errors = sorted(errors)  # p99 by linear interpolation at position 0.99 * 4 between the two largest
+    p99 = sorted_errors[3] + 0.96 * (sorted_errors[4] - sorted_errors[3])
+    expected_errors = {"mean": sum(errors) / 5, "median": 0.2, "p99": p99, "max": 2.0}
+    assert summary["relative_error"] == {name: round(value, 6) for name, value in expected_errors.items()}
+    assert (summary["share_below_tolerance"], summary["tolerance"], summary["num_steps"]) == (0.2, 0.1, 5)
+    assert (summary["mean_abs_delta"], summary["max_abs_delta"]) == (round(sum(deltas) / 5, 6), 0.5)
+    assert summary["quadrature_points"] == {"16": 3, "32": 1, "64": 1}
+    assert evidence.corpus._completeness_summary([]) == {"num_steps": 0}
+
+
+def test_summary_by_hand() -> None:
+    """The mean and count leave NaNs out; values outside the bins are counted in the end bins."""
+    bins = np.array([-1.0, 0.0, 1.0])
+    summary = evidence.corpus._summary([-2.0, -0.5, 0.25, 3.0, math.nan], bins)
+    assert summary == {"mean": 0.1875, "count": 4, "bins": [-1.0, 0.0, 1.0], "counts": [2, 2]}
+    assert evidence.corpus._summary([math.nan], None) == {"mean": None, "count": 0}
 
 
 def test_evaluate_model_without_any_output_reports_nothing_rather_than_nan(tiny_model) -> None:
