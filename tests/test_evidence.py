@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -913,8 +914,11 @@ def test_corpus_evidence_is_evaluate_model_on_the_greedy_translations(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     caplog.set_level(logging.INFO, logger=evidence.corpus.__name__)
+    started = time.perf_counter()
     evidence.evaluate_folder(random_model_folder, str(tiny_dataset), 4, names=["additive"], n_steps=3, progress=False)
+    elapsed = time.perf_counter() - started
     stored = read_json(random_model_folder / METRICS_FILE)["evidence"]
+    assert 0 < stored["models"]["additive"]["seconds"] <= stored["seconds"] <= round(elapsed, 1)
     assert (stored["split"], stored["ig_steps"]) == ("test", 3)
     assert "additive" not in capsys.readouterr().err  # no progress bar
     translator = Translator(random_model_folder, ["additive"])
@@ -926,6 +930,8 @@ def test_corpus_evidence_is_evaluate_model_on_the_greedy_translations(
     seconds = stored["models"]["additive"].pop("seconds")
     assert stored["models"]["additive"] == expected
     assert f"evidence for additive: {seconds:.1f} s" in caplog.messages
+    with pytest.raises(ValueError, match="zip"):  # a hypothesis for every source, or nothing
+        evidence.evaluate_model(model, sources, greedy[:-1], n_steps=3)
 
 
 # Every argument is checked where it is parsed (exit 2, one line naming the flag). Values at the limits are accepted:
