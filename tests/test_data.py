@@ -247,6 +247,17 @@ def test_missing_split_names_available_splits(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("offline_datasets")
+def test_an_empty_split_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loader that gives an empty split (datasets itself refuses an empty JSON file, other formats may not)."""
+    import datasets
+
+    empty = datasets.DatasetDict({"test": datasets.Dataset.from_dict({"de": [], "en": []})})
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: empty)
+    with pytest.raises(DatasetError, match=r"The 'test' split of dataset .* is empty\."):
+        load_parallel_data(str(tmp_path), "de", "en", splits=("test",))
+
+
+@pytest.mark.usefixtures("offline_datasets")
 def test_dataset_source_says_what_is_missing_and_what_to_do(tmp_path: Path) -> None:
     """A folder is returned as a path; a folder that does not exist is named as a dataset folder; a Hub id while the
     Hub is unreachable says that the dataset cannot be downloaded and to pass a local folder instead."""
