@@ -89,7 +89,7 @@ class AdditiveScore(nn.Module):
         begins with a large ``W_k h`` that saturates ``tanh`` and scores high whatever the query (the README's
         suspected cause of the additive model's ``</s>`` sink). PyTorch's default draws ``U(-1/sqrt(d), 1/sqrt(d))``.
         """
-        nn.init.normal_(self.W_q.weight, std=0.001)  # mean 0
+        nn.init.normal_(self.W_q.weight, std=0.001)
         nn.init.normal_(self.W_k.weight, std=0.001)
         nn.init.zeros_(self.v_a.weight)
 
